@@ -106,3 +106,26 @@ def simulate_cmd(
         f"over {days} days to {out}"
     )
     click.echo(json.dumps(manifest["realised"], indent=2))
+
+
+@main.command("build")
+@click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file (default $PINTEL_WAREHOUSE).")
+@click.option("--landing", type=click.Path(path_type=Path), help="Landing folder (default $PINTEL_LANDING).")
+@click.option("--select", "select", multiple=True, help="dbt selection (default: everything).")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+def build_cmd(warehouse: Path | None, landing: Path | None, select: tuple[str, ...], full_refresh: bool) -> None:
+    """Load landed batches into raw and build the dbt warehouse from them."""
+    from pintel.build import BuildError, build
+    from pintel.settings import Settings
+
+    settings = Settings.from_env(warehouse=warehouse, landing=landing)
+    try:
+        report = build(settings, select=list(select) or None, full_refresh=full_refresh)
+    except (BuildError, FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"loaded {report.load.new_rows:,} new rows from {sum(report.load.loaded_files.values())} files "
+        f"({report.load.skipped_files} already loaded) in {report.seconds_load:.1f}s; "
+        f"dbt build: {len(report.nodes)} nodes in {report.seconds_dbt:.1f}s"
+    )
+    click.echo(f"warehouse: {settings.warehouse}")

@@ -1,0 +1,51 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='message_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+
+-- Valid messages, one per messageId: the first copy to arrive wins; redeliveries go to int_events_duplicated.
+with
+
+valid_messages as (
+
+    select * from {{ ref('stg_segment__tracks') }}
+    where quarantine_reason is null and {{ loaded_since_last_run() }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by message_id
+            order by received_at, loaded_at, file_id, file_row_number
+        ) as copy_number
+    from valid_messages
+
+)
+
+select
+    raw_row_id,
+    file_id,
+    source_name,
+    loaded_at,
+    message_id,
+    event_name,
+    user_id,
+    anonymous_id,
+    event_at,
+    received_at,
+    properties,
+    platform,
+    app_version,
+    country
+from ranked
+where
+    copy_number = 1
+    {% if is_incremental() -%}
+        and message_id not in (select existing.message_id from {{ this }} as existing)
+    {%- endif %}

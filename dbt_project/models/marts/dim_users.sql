@@ -1,0 +1,59 @@
+-- One row per user seen in valid events, with signup, acquisition and current attributes.
+with
+
+events as (
+
+    select * from {{ ref('fct_events') }}
+
+),
+
+activity as (
+
+    select
+        user_id,
+        min(event_at) as first_seen_at,
+        max(event_at) as last_seen_at,
+        min(case when event_name = 'signed_up' then event_at end) as signed_up_at,
+        mode(platform) as primary_platform,
+        mode(event_country) as event_country
+    from events
+    group by user_id
+
+),
+
+latest_traits as (
+
+    select
+        user_id,
+        arg_max(company_size, identified_at) as company_size,
+        arg_max(country, identified_at) as country,
+        arg_max(signup_channel, identified_at) as signup_channel,
+        arg_max(seats, identified_at) as seats,
+        min(created_at) as created_at
+    from {{ ref('stg_segment__identifies') }}
+    group by user_id
+
+),
+
+current_plan as (
+
+    select user_id, plan from {{ ref('int_user_plans_versioned') }} where is_current
+
+)
+
+select
+    activity.user_id,
+    coalesce(activity.signed_up_at, latest_traits.created_at, activity.first_seen_at) as signup_at,
+    cast(coalesce(activity.signed_up_at, latest_traits.created_at, activity.first_seen_at) as date) as signup_date,
+    activity.signed_up_at is not null as signed_up_in_data,
+    activity.first_seen_at,
+    activity.last_seen_at,
+    coalesce(latest_traits.signup_channel, 'unknown') as signup_channel,
+    coalesce(latest_traits.company_size, 'unknown') as company_size,
+    coalesce(latest_traits.country, activity.event_country, 'unknown') as country,
+    activity.primary_platform,
+    coalesce(current_plan.plan, 'unknown') as current_plan,
+    latest_traits.seats
+from activity
+left join latest_traits on activity.user_id = latest_traits.user_id
+left join current_plan on activity.user_id = current_plan.user_id

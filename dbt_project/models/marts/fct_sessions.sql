@@ -1,0 +1,99 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='session_date',
+        incremental_strategy='delete+insert',
+    )
+}}
+
+-- Sessions: a user's events separated by less than var('session_timeout_minutes') of inactivity.
+-- Incremental runs recompute only the days touched by newly loaded events (and read the day before, so a
+-- session that started before midnight is continued, not split).
+with
+
+{% if is_incremental() %}
+affected as (
+
+    select min(event_date) as first_affected_date
+    from {{ ref('fct_events') }}
+    where loaded_at > (select max(existing.loaded_at) from {{ this }} as existing)
+
+),
+{% endif %}
+
+events as (
+
+    select user_id, message_id, event_at, platform, feature_key, loaded_at
+    from {{ ref('fct_events') }}
+    {% if is_incremental() %}
+        where event_date >= (select first_affected_date - 1 from affected)
+    {% endif %}
+
+),
+
+gaps as (
+
+    select
+        *,
+        lag(event_at) over (partition by user_id order by event_at, message_id) as previous_event_at
+    from events
+
+),
+
+flagged as (
+
+    select
+        *,
+        case
+            when
+                previous_event_at is null
+                or event_at - previous_event_at > to_minutes({{ var('session_timeout_minutes') }})
+                then 1
+            else 0
+        end as is_session_start
+    from gaps
+
+),
+
+numbered as (
+
+    select
+        *,
+        sum(is_session_start) over (
+            partition by user_id order by event_at, message_id rows unbounded preceding
+        ) as session_number
+    from flagged
+
+),
+
+sessions as (
+
+    select
+        user_id,
+        session_number,
+        min(event_at) as session_start_at,
+        max(event_at) as session_end_at,
+        count(*) as events,
+        count(distinct feature_key) as features_used,
+        mode(platform) as platform,
+        max(loaded_at) as loaded_at
+    from numbered
+    group by user_id, session_number
+
+)
+
+select
+    md5(user_id || '|' || cast(session_start_at as varchar)) as session_id,
+    user_id,
+    session_start_at,
+    session_end_at,
+    cast(session_start_at as date) as session_date,
+    cast(date_diff('second', session_start_at, session_end_at) as bigint) as duration_seconds,
+    events,
+    features_used,
+    platform,
+    loaded_at
+from sessions
+{% if is_incremental() %}
+    where cast(session_start_at as date) >= (select first_affected_date from affected)
+{% endif %}

@@ -1,0 +1,90 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='activity_date',
+        incremental_strategy='delete+insert',
+    )
+}}
+
+-- One row per active user-day (keyed by user_id, activity_date) with that day's events, sessions and
+-- features. Incremental runs recompute only the days touched by newly loaded events.
+with
+
+{% if is_incremental() %}
+affected as (
+
+    select distinct event_date
+    from {{ ref('fct_events') }}
+    where loaded_at > (select max(existing.loaded_at) from {{ this }} as existing)
+
+),
+{% endif %}
+
+events as (
+
+    select * from {{ ref('fct_events') }}
+    {% if is_incremental() %}
+        where event_date in (select affected.event_date from affected)
+    {% endif %}
+
+),
+
+sessions as (
+
+    select
+        user_id,
+        session_date,
+        count(*) as sessions,
+        sum(duration_seconds) as session_seconds
+    from {{ ref('fct_sessions') }}
+    {% if is_incremental() %}
+        where session_date in (select affected.event_date from affected)
+    {% endif %}
+    group by user_id, session_date
+
+),
+
+plans as (
+
+    select * from {{ ref('int_user_plans_versioned') }}
+
+),
+
+daily as (
+
+    select
+        user_id,
+        event_date as activity_date,
+        count(*) as events,
+        count(distinct feature_key) as features_used,
+        list(distinct feature_key order by feature_key) filter (where feature_key is not null) as feature_keys,
+        min(event_at) as first_event_at,
+        max(event_at) as last_event_at,
+        mode(platform) as platform,
+        max(loaded_at) as loaded_at
+    from events
+    group by user_id, event_date
+
+)
+
+select
+    daily.user_id,
+    daily.activity_date,
+    daily.events,
+    coalesce(sessions.sessions, 0) as sessions,
+    coalesce(sessions.session_seconds, 0) as session_seconds,
+    daily.features_used,
+    coalesce(daily.feature_keys, []) as feature_keys,
+    daily.first_event_at,
+    daily.last_event_at,
+    daily.platform,
+    coalesce(plans.plan, 'unknown') as plan,
+    daily.loaded_at
+from daily
+left join sessions
+    on daily.user_id = sessions.user_id and daily.activity_date = sessions.session_date
+left join plans
+    on
+        daily.user_id = plans.user_id
+        and daily.last_event_at >= plans.valid_from
+        and (plans.valid_to is null or daily.last_event_at < plans.valid_to)

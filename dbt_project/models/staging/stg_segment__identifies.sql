@@ -1,0 +1,37 @@
+-- identify calls with their traits typed; the source of plan history and user attributes.
+with
+
+source as (
+
+    select * from {{ source('segment', 'identifies') }}
+
+),
+
+typed as (
+
+    select
+        _row_id as raw_row_id,
+        _loaded_at as loaded_at,
+        coalesce(message_id, _row_id) as message_id,
+        nullif(trim(user_id), '') as user_id,
+        timezone('UTC', try_cast(event_timestamp as timestamptz)) as identified_at,
+        case when json_valid(traits) then traits end as traits
+    from source
+    where is_parseable
+
+)
+
+select
+    raw_row_id,
+    loaded_at,
+    message_id,
+    user_id,
+    identified_at,
+    traits ->> '$.plan' as plan,
+    traits ->> '$.company_size' as company_size,
+    traits ->> '$.country' as country,
+    traits ->> '$.channel' as signup_channel,
+    try_cast(traits ->> '$.seats' as integer) as seats,
+    timezone('UTC', try_cast(traits ->> '$.created_at' as timestamptz)) as created_at
+from typed
+where user_id is not null and identified_at is not null

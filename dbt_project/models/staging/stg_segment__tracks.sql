@@ -1,0 +1,122 @@
+-- Every landed track message, typed, with the first validation rule it breaks (null when valid).
+-- Reasons use the simulator's defect vocabulary; checks run in the order listed in the yml.
+with
+
+source as (
+
+    select * from {{ source('segment', 'events') }}
+
+),
+
+known_events as (
+
+    select event_name, null as source_name from {{ ref('event_taxonomy') }}
+    union all
+    select event_name, source as source_name from {{ source('segment', 'custom_events') }}
+
+),
+
+typed as (
+
+    select
+        _row_id as raw_row_id,
+        _file_id as file_id,
+        _row_number as file_row_number,
+        _source as source_name,
+        _loaded_at as loaded_at,
+        coalesce(message_id, _row_id) as message_id,
+        message_type,
+        event as event_name,
+        nullif(trim(user_id), '') as user_id,
+        anonymous_id,
+        event_timestamp as raw_timestamp,
+        timezone('UTC', try_cast(event_timestamp as timestamptz)) as event_at,
+        timezone('UTC', try_cast(received_at as timestamptz)) as received_at,
+        properties,
+        context,
+        raw_line,
+        message_bytes,
+        is_parseable
+        and coalesce(json_valid(properties), true)
+        and coalesce(json_valid(context), true) as is_valid_json
+    from source
+
+),
+
+property_violations as (
+
+    select distinct typed.raw_row_id
+    from typed
+    inner join {{ ref('event_properties') }} as expected
+        on typed.event_name = expected.event_name
+    where
+        typed.is_valid_json
+        and coalesce(json_type(typed.properties, '$.' || expected.property_name), 'NULL') != 'NULL'
+        and not (
+            case expected.property_type
+                when 'string' then json_type(typed.properties, '$.' || expected.property_name) = 'VARCHAR'
+                when 'integer'
+                    then json_type(typed.properties, '$.' || expected.property_name) in ('BIGINT', 'UBIGINT')
+                when 'number'
+                    then json_type(typed.properties, '$.' || expected.property_name) in ('BIGINT', 'UBIGINT', 'DOUBLE')
+                when 'boolean' then json_type(typed.properties, '$.' || expected.property_name) = 'BOOLEAN'
+                else true
+            end
+        )
+
+),
+
+validated as (
+
+    select
+        typed.*,
+        case
+            when not typed.is_valid_json then 'invalid_json'
+            when typed.message_bytes > {{ var('max_message_bytes') }} then 'oversized_payload'
+            when typed.message_type is distinct from 'track' then 'unsupported_message_type'
+            when typed.user_id is null then 'missing_user_id'
+            when
+                typed.event_at is null
+                or typed.event_at < cast('{{ var("earliest_valid_timestamp") }}' as timestamp)
+                then 'unparseable_timestamp'
+            when
+                typed.event_at
+                > coalesce(typed.received_at, typed.loaded_at)
+                + to_minutes({{ var('future_tolerance_minutes') }})
+                then 'future_timestamp'
+            when not exists (
+                select 1 from known_events
+                where
+                    known_events.event_name = typed.event_name
+                    and (known_events.source_name is null or known_events.source_name = typed.source_name)
+            ) then 'unknown_event'
+            when property_violations.raw_row_id is not null then 'wrong_property_type'
+        end as quarantine_reason
+    from typed
+    left join property_violations
+        on typed.raw_row_id = property_violations.raw_row_id
+
+)
+
+select
+    raw_row_id,
+    file_id,
+    file_row_number,
+    source_name,
+    loaded_at,
+    message_id,
+    event_name,
+    user_id,
+    anonymous_id,
+    raw_timestamp,
+    event_at,
+    received_at,
+    case when is_valid_json then properties end as properties,
+    case when is_valid_json then context end as context,
+    case when is_valid_json then context ->> '$.platform' end as platform,
+    case when is_valid_json then context ->> '$.app.version' end as app_version,
+    case when is_valid_json then context ->> '$.location.country' end as country,
+    coalesce(raw_line, properties) as raw_payload,
+    message_bytes,
+    quarantine_reason
+from validated
