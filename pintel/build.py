@@ -7,6 +7,7 @@ different warehouses (tests, CI) never share ``manifest.json``.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Iterator
@@ -63,13 +64,31 @@ def dbt_paths(settings: Settings) -> list[str]:
     ]
 
 
+def release_duckdb() -> None:
+    """Close the DuckDB handle dbt-duckdb caches per process, so readers and the next writer can open the file.
+
+    dbt-duckdb keeps its database open between invocations; DuckDB refuses a second connection with a different
+    configuration (e.g. read-only) in the same process, and other processes while this one holds the write lock.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
+
+
 def run_dbt(settings: Settings, args: list[str], quiet: bool = True) -> dbtRunnerResult:
     """Invoke dbt in-process against this warehouse; raise BuildError naming failures."""
     command = [*args, *dbt_paths(settings)]
     if quiet:
         command = ["--quiet", *command]
     with _env(settings):
-        result = dbtRunner().invoke(command)
+        try:
+            result = dbtRunner().invoke(command)
+        finally:
+            release_duckdb()
     if not result.success:
         failures = []
         if result.result is not None and hasattr(result.result, "results"):

@@ -129,3 +129,50 @@ def build_cmd(warehouse: Path | None, landing: Path | None, select: tuple[str, .
         f"dbt build: {len(report.nodes)} nodes in {report.seconds_dbt:.1f}s"
     )
     click.echo(f"warehouse: {settings.warehouse}")
+
+
+@main.command("ingest")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--user-col", required=True, help="Column holding the user id.")
+@click.option("--event-col", required=True, help="Column holding the event name.")
+@click.option("--time-col", required=True, help="Column holding the event time (timestamp, ISO text or epoch s/ms).")
+@click.option("--properties-col", help="Column holding event properties (JSON); default: all other columns.")
+@click.option("--id-col", help="Column holding a unique message id (default: derived from file and row).")
+@click.option("--source", default="custom", show_default=True, help="Name of this export's source.")
+@click.option("--landing", type=click.Path(path_type=Path), help="Landing folder (default $PINTEL_LANDING).")
+@click.option("--strict-taxonomy", is_flag=True, help="Quarantine event names not in seeds/event_taxonomy.csv.")
+def ingest_cmd(path, user_col, event_col, time_col, properties_col, id_col, source, landing, strict_taxonomy) -> None:
+    """Land your own export (CSV, Parquet or JSON lines; a file or a folder) for `pintel build`."""
+    from pintel.ingest.foreign import ColumnMapping, ingest
+    from pintel.settings import Settings
+
+    settings = Settings.from_env(landing=landing)
+    mapping = ColumnMapping(user_col, event_col, time_col, properties_col, id_col)
+    try:
+        report = ingest(path, settings.landing, mapping, source=source, strict_taxonomy=strict_taxonomy)
+    except (ValueError, FileNotFoundError, duckdb_errors()) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"landed {report.rows:,} rows from {len(report.files)} file(s) as source '{source}' "
+        f"({len(report.events)} event names) in {settings.landing}; now run `pintel build`"
+    )
+
+
+def duckdb_errors() -> type[Exception]:
+    import duckdb
+
+    return duckdb.Error
+
+
+@main.command("summary")
+@click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file (default $PINTEL_WAREHOUSE).")
+def summary_cmd(warehouse: Path | None) -> None:
+    """Print rows per table, quarantined messages by reason and DAU for the last 7 days."""
+    from pintel.report import warehouse_summary
+    from pintel.settings import Settings
+
+    settings = Settings.from_env(warehouse=warehouse)
+    try:
+        click.echo(warehouse_summary(settings))
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc

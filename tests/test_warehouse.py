@@ -1,0 +1,243 @@
+"""The warehouse is exact against the simulator's truth, loses nothing, is idempotent and incremental."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pintel.build import build, run_dbt
+from pintel.ingest.landing import load_landing
+from pintel.settings import Settings
+from pintel.simulate import DEFECT_REASONS, SimConfig, simulate
+
+MART_TABLES = (
+    "marts.fct_events",
+    "marts.fct_sessions",
+    "marts.fct_user_daily",
+    "marts.dim_users",
+    "marts.active_users_daily",
+    "marts.retention_cohorts",
+    "marts.funnel_conversion",
+    "intermediate.int_events_quarantined",
+    "intermediate.int_events_duplicated",
+)
+
+
+def _settings(root: Path, landing: Path) -> Settings:
+    return Settings(home=root, landing=landing, warehouse=root / "pintel.duckdb", dbt_target="duckdb", reports=root)
+
+
+def _query(settings: Settings, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.sql(sql).df()
+    finally:
+        con.close()
+
+
+def _fingerprint(settings: Settings, tables=MART_TABLES) -> dict[str, str]:
+    """Order-independent content hash per table (loaded_at columns excluded: they record when, not what)."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    out = {}
+    try:
+        for table in tables:
+            cols = [r[0] for r in con.execute(f"describe {table}").fetchall() if r[0] != "loaded_at"]
+            rows = con.execute(f"select {', '.join(cols)} from {table}").fetchall()
+            out[table] = hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
+    finally:
+        con.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def built(small_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = _settings(tmp_path_factory.mktemp("warehouse"), small_sim)
+    build(settings)
+    return settings
+
+
+def test_daily_counts_equal_the_truth_exactly(built: Settings, small_sim: Path) -> None:
+    truth = pd.read_parquet(small_sim / "ground_truth" / "daily_metrics.parquet")
+    truth["date"] = pd.to_datetime(truth["date"])
+    got = _query(
+        built,
+        "select event_date as date, count(*) as valid_events, count(distinct user_id) as dau "
+        "from marts.fct_events group by 1",
+    )
+    signups = _query(built, "select signup_date as date, signups from marts.signups_daily where segment_dim = 'all'")
+    dau = _query(built, "select activity_date as date, dau from marts.active_users_daily where segment_dim = 'all'")
+    for frame in (got, signups, dau):
+        frame["date"] = pd.to_datetime(frame["date"])
+    merged = truth.merge(got, on="date", suffixes=("", "_wh")).merge(signups, on="date", suffixes=("", "_wh"))
+    merged = merged.merge(dau, on="date", suffixes=("", "_mart"))
+    assert len(merged) == len(truth)
+    assert (merged["valid_events"] == merged["valid_events_wh"]).all()
+    assert (merged["dau"] == merged["dau_wh"]).all()
+    assert (merged["dau"] == merged["dau_mart"]).all()
+    assert (merged["signups"] == merged["signups_wh"]).all()
+
+
+def test_quarantine_equals_planted_defects_and_nothing_is_lost(built: Settings, small_manifest: dict) -> None:
+    reasons = _query(
+        built, "select quarantine_reason, count(*) as n from intermediate.int_events_quarantined group by 1"
+    )
+    got = dict(zip(reasons["quarantine_reason"], reasons["n"], strict=True))
+    assert got == {r: small_manifest["counts"]["quarantined_by_reason"][r] for r in DEFECT_REASONS}
+    counts = _query(
+        built,
+        "select (select count(*) from raw.events) as raw_rows, "
+        "(select count(*) from intermediate.int_events_deduplicated) as valid_rows, "
+        "(select count(*) from intermediate.int_events_quarantined) as quarantined, "
+        "(select count(*) from intermediate.int_events_duplicated) as duplicates",
+    ).iloc[0]
+    assert counts.raw_rows == counts.valid_rows + counts.quarantined + counts.duplicates
+    assert counts.duplicates == small_manifest["counts"]["duplicates"]
+    assert counts.valid_rows == small_manifest["counts"]["valid_events"]
+
+
+def test_reloading_and_rebuilding_change_no_row(built: Settings) -> None:
+    before = _fingerprint(built)
+    report = load_landing(built.landing, built.warehouse)
+    assert report.new_rows == 0 and report.skipped_files > 0
+    build(built)
+    assert _fingerprint(built) == before
+
+
+def test_metric_marts_are_consistent(built: Settings) -> None:
+    bad = _query(built, "select * from marts.active_users_daily where not (dau <= wau and wau <= mau)")
+    assert bad.empty
+    sessions = _query(built, "select min(duration_seconds) as lo, count(*) as n from marts.fct_sessions").iloc[0]
+    assert sessions.lo >= 0 and sessions.n > 0
+    funnel = _query(
+        built,
+        "select cohort_week, list(users_reached order by step_order) as r from marts.funnel_conversion group by 1",
+    )
+    assert all(list(r) == sorted(r, reverse=True) for r in funnel["r"])
+
+
+def test_incremental_build_processes_only_new_batches(tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    simulate(SimConfig(users=300, days=30, seed=21), full)
+    files = sorted((full / "events").glob("date=*/hour=*/*.parquet"))
+    last_day = files[-1].parent.parent.name
+    partial = tmp_path / "partial"
+    for src in (full / "events").rglob("*.parquet"):
+        if src.parent.parent.name < last_day:
+            dst = partial / src.relative_to(full)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    shutil.copytree(full / "identifies", partial / "identifies")
+    incremental = _settings(tmp_path / "inc", partial)
+    first = build(incremental)
+    for src in (full / "events").rglob("*.parquet"):
+        dst = partial / src.relative_to(full)
+        if not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    second = build(incremental)
+    new_files = sum(1 for f in files if f.parent.parent.name >= last_day)
+    assert second.load.loaded_files == {"events": new_files}
+    assert second.load.new_rows < first.load.new_rows / 10
+    scratch = _settings(tmp_path / "scratch", full)
+    build(scratch)
+    assert _fingerprint(incremental) == _fingerprint(scratch)
+
+
+def test_foreign_csv_builds_dau_and_retention(tmp_path: Path, small_sim: Path) -> None:
+    from click.testing import CliRunner
+
+    from pintel.cli import main
+
+    con = duckdb.connect()
+    export = con.sql(
+        f"""
+        select "userId" as account, event as action, replace(replace("timestamp", 'T', ' '), 'Z', '') as happened_at,
+               properties as payload
+        from read_parquet('{small_sim}/events/*/*/*.parquet')
+        where "userId" in (select "userId" from read_parquet('{small_sim}/events/*/*/*.parquet') limit 200)
+          and try_cast("timestamp" as timestamptz) < '2025-03-01'
+          and json_valid(properties) and strlen(properties) < 30000 and properties not like '%"n/a"%'
+        """
+    ).df()
+    export = export.drop_duplicates()
+    csv = tmp_path / "export.csv"
+    export.to_csv(csv, index=False)
+    landing = tmp_path / "landing"
+    runner = CliRunner()
+    bad = runner.invoke(
+        main,
+        [
+            "ingest",
+            str(csv),
+            "--user-col",
+            "nope",
+            "--event-col",
+            "action",
+            "--time-col",
+            "happened_at",
+            "--landing",
+            str(landing),
+        ],
+    )
+    assert bad.exit_code == 1 and "not found" in bad.output and "account" in bad.output
+    ok = runner.invoke(
+        main,
+        [
+            "ingest",
+            str(csv),
+            "--user-col",
+            "account",
+            "--event-col",
+            "action",
+            "--time-col",
+            "happened_at",
+            "--properties-col",
+            "payload",
+            "--source",
+            "acme",
+            "--landing",
+            str(landing),
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    settings = _settings(tmp_path / "wh", landing)
+    build(settings)
+    export["date"] = pd.to_datetime(export["happened_at"].dropna()).dt.date
+    expected = export.dropna(subset=["account", "date"]).groupby("date")["account"].nunique()
+    got = _query(settings, "select activity_date, dau from marts.active_users_daily where segment_dim = 'all'")
+    got = got.set_index(pd.to_datetime(got["activity_date"]).dt.date)["dau"]
+    assert (got.reindex(expected.index) == expected).all()
+    retention = _query(settings, "select * from marts.retention_cohorts where week_number = 1 and eligible_users > 0")
+    assert not retention.empty and retention["retention_rate"].between(0, 1).all()
+    quarantined = _query(settings, "select count(*) as n from intermediate.int_events_quarantined").iloc[0].n
+    assert quarantined == 0
+
+
+def test_jsonl_batches_are_validated_the_same_way(tmp_path: Path) -> None:
+    manifest = simulate(
+        SimConfig(users=150, days=14, seed=8, fmt="jsonl", defect_rate=0.03, incidents=False), tmp_path / "landing"
+    )
+    settings = _settings(tmp_path / "wh", tmp_path / "landing")
+    build(settings)
+    reasons = _query(
+        settings, "select quarantine_reason, count(*) as n from intermediate.int_events_quarantined group by 1"
+    )
+    assert dict(zip(reasons["quarantine_reason"], reasons["n"], strict=True)) == {
+        r: n for r, n in manifest["counts"]["quarantined_by_reason"].items() if n
+    }
+    valid = _query(settings, "select count(*) as n from marts.fct_events").iloc[0].n
+    assert valid == manifest["counts"]["valid_events"]
+
+
+def test_dbt_docs_generate(built: Settings) -> None:
+    run_dbt(built, ["docs", "generate"])
+    target = built.warehouse.parent / "dbt_target"
+    assert (target / "index.html").exists()
+    catalog = json.loads((target / "catalog.json").read_text())
+    assert any(key.endswith("fct_events") for key in catalog["nodes"])
