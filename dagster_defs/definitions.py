@@ -1,0 +1,20 @@
+"""The pintel code location: `dagster dev -m dagster_defs`."""
+
+import dagster as dg
+
+from dagster_defs.dbt import DBT_ASSETS
+from dagster_defs.ingestion import raw_tables
+from dagster_defs.jobs import full_pipeline_job, ingest_and_build_job
+from dagster_defs.quality import QUALITY_CHECKS
+from dagster_defs.resources import RESOURCES
+from dagster_defs.sensors import daily_schedule, landing_sensor
+
+defs = dg.Definitions(
+    assets=[raw_tables, *DBT_ASSETS],
+    asset_checks=QUALITY_CHECKS,
+    jobs=[ingest_and_build_job, full_pipeline_job],
+    schedules=[daily_schedule],
+    sensors=[landing_sensor],
+    resources=RESOURCES,
+    executor=dg.in_process_executor,
+)

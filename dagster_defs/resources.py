@@ -1,0 +1,38 @@
+"""Resources, configured from environment variables (see .env.example)."""
+
+import os
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from dagster_defs.project import dbt_project
+from pintel.settings import Settings
+
+
+class PintelResource(dg.ConfigurableResource):
+    """Where pintel's data lives; every field defaults to the PINTEL_* environment variables."""
+
+    warehouse: str = ""
+    landing: str = ""
+
+    def settings(self) -> Settings:
+        settings = Settings.from_env(warehouse=self.warehouse or None, landing=self.landing or None)
+        # dbt's profile reads the same variable; set it for the dbt subprocess.
+        os.environ["PINTEL_WAREHOUSE"] = str(settings.warehouse)
+        return settings
+
+
+def dbt_resource() -> DbtCliResource:
+    """dbt from this interpreter's environment (DbtCliResource only looks on PATH otherwise)."""
+    executable = Path(sys.executable).parent / "dbt"
+    return DbtCliResource(
+        project_dir=dbt_project,
+        profiles_dir=str(dbt_project.profiles_dir),
+        target=os.environ.get("PINTEL_DBT_TARGET", "duckdb"),
+        dbt_executable=str(executable) if executable.exists() else "dbt",
+    )
+
+
+RESOURCES = {"pintel": PintelResource(), "dbt": dbt_resource()}

@@ -1,0 +1,174 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='snapshot_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+-- One row per eligible user per weekly snapshot (Mondays), with features computed ONLY from activity before
+-- the snapshot date. Eligible = active in the var('churn_inactivity_days') days before the snapshot and not
+-- cancelled before it (the population the churn label is defined on). Incremental runs recompute snapshots
+-- after the earliest day touched by newly loaded events, so late events correct features point-in-time.
+with
+
+bounds as (
+
+    select min(date_day) as first_date, max(date_day) as last_date from {{ ref('dim_dates') }}
+
+),
+
+snapshots as (
+
+    select dates.date_day as snapshot_date
+    from {{ ref('dim_dates') }} as dates
+    cross join bounds
+    where
+        dates.iso_day_of_week = 1
+        and dates.date_day >= bounds.first_date + {{ var('churn_inactivity_days') }}
+        {% if is_incremental() %}
+            and dates.date_day > (
+                select coalesce(min(events.event_date), bounds.last_date)
+                from {{ ref('fct_events') }} as events
+                where events.loaded_at > (select max(existing.loaded_at) from {{ this }} as existing)
+            )
+        {% endif %}
+
+),
+
+user_daily as (
+
+    select * from {{ ref('fct_user_daily') }}
+
+),
+
+support_days as (
+
+    select events.user_id, events.event_date, count(*) as tickets
+    from {{ ref('fct_events') }} as events
+    inner join {{ ref('event_taxonomy') }} as taxonomy
+        on events.event_name = taxonomy.event_name
+    where taxonomy.category = 'support'
+    group by events.user_id, events.event_date
+
+),
+
+cancellations as (
+
+    select user_id, min(event_date) as cancelled_date
+    from {{ ref('fct_events') }}
+    where event_name = 'subscription_cancelled'
+    group by user_id
+
+),
+
+key_feature_first_use as (
+
+    select events.user_id, min(events.event_date) as first_used_date
+    from {{ ref('fct_events') }} as events
+    inner join {{ ref('dim_features') }} as features
+        on events.feature_key = features.feature_key
+    where features.is_key_feature
+    group by events.user_id
+
+),
+
+window_activity as (
+
+    select
+        snapshots.snapshot_date,
+        user_daily.user_id,
+        max(user_daily.activity_date) as last_active_date,
+        count(*) filter (where user_daily.activity_date >= snapshots.snapshot_date - 7) as active_days_7d,
+        count(*) as active_days_28d,
+        sum(user_daily.events) filter (where user_daily.activity_date >= snapshots.snapshot_date - 7) as events_7d,
+        sum(user_daily.events) as events_28d,
+        sum(user_daily.sessions) as sessions_28d,
+        sum(user_daily.session_seconds) as session_seconds_28d,
+        count(distinct feature.key) as feature_breadth_28d
+    from snapshots
+    inner join user_daily
+        on
+            user_daily.activity_date < snapshots.snapshot_date
+            and user_daily.activity_date >= snapshots.snapshot_date - 28
+    left join unnest(user_daily.feature_keys) as feature (key) on true
+    group by snapshots.snapshot_date, user_daily.user_id
+
+),
+
+eligible as (
+
+    select
+        snapshots.snapshot_date,
+        user_daily.user_id,
+        max(user_daily.activity_date) as last_active_date
+    from snapshots
+    inner join user_daily
+        on
+            user_daily.activity_date < snapshots.snapshot_date
+            and user_daily.activity_date >= snapshots.snapshot_date - {{ var('churn_inactivity_days') }}
+    left join cancellations
+        on user_daily.user_id = cancellations.user_id
+    where cancellations.cancelled_date is null or cancellations.cancelled_date >= snapshots.snapshot_date
+    group by snapshots.snapshot_date, user_daily.user_id
+
+),
+
+tickets as (
+
+    select eligible.snapshot_date, eligible.user_id, sum(support_days.tickets) as tickets_28d
+    from eligible
+    inner join support_days
+        on
+            eligible.user_id = support_days.user_id
+            and support_days.event_date < eligible.snapshot_date
+            and support_days.event_date >= eligible.snapshot_date - 28
+    group by eligible.snapshot_date, eligible.user_id
+
+),
+
+plans as (
+
+    select * from {{ ref('int_user_plans_versioned') }}
+
+)
+
+select
+    eligible.user_id,
+    eligible.snapshot_date,
+    cast(eligible.snapshot_date - eligible.last_active_date as integer) as days_since_last_active,
+    cast(coalesce(window_activity.active_days_7d, 0) as integer) as active_days_7d,
+    cast(coalesce(window_activity.active_days_28d, 0) as integer) as active_days_28d,
+    cast(coalesce(window_activity.events_7d, 0) as bigint) as events_7d,
+    cast(coalesce(window_activity.events_28d, 0) as bigint) as events_28d,
+    cast(
+        coalesce(window_activity.events_7d, 0) / greatest(coalesce(window_activity.events_28d, 0) / 4.0, 1.0)
+        as double
+    ) as trend_7d_vs_28d,
+    cast(coalesce(window_activity.sessions_28d, 0) as bigint) as sessions_28d,
+    cast(
+        coalesce(window_activity.session_seconds_28d, 0) / 60.0 / greatest(coalesce(window_activity.sessions_28d, 0), 1)
+        as double
+    ) as avg_session_minutes_28d,
+    cast(coalesce(window_activity.feature_breadth_28d, 0) as integer) as feature_breadth_28d,
+    cast(coalesce(key_feature_first_use.first_used_date < eligible.snapshot_date, false) as integer)
+        as key_feature_adopted,
+    cast(coalesce(tickets.tickets_28d, 0) as integer) as tickets_28d,
+    coalesce(plans.plan, 'unknown') as plan,
+    cast(eligible.snapshot_date - users.signup_date as integer) as tenure_days,
+    coalesce(users.seats, 1) as seats
+from eligible
+inner join {{ ref('dim_users') }} as users
+    on eligible.user_id = users.user_id
+left join window_activity
+    on eligible.snapshot_date = window_activity.snapshot_date and eligible.user_id = window_activity.user_id
+left join key_feature_first_use
+    on eligible.user_id = key_feature_first_use.user_id
+left join tickets
+    on eligible.snapshot_date = tickets.snapshot_date and eligible.user_id = tickets.user_id
+left join plans
+    on
+        eligible.user_id = plans.user_id
+        and plans.valid_from < eligible.snapshot_date
+        and (plans.valid_to is null or plans.valid_to >= eligible.snapshot_date)
