@@ -1,0 +1,38 @@
+"""``main_dq``: the whole data-quality gate in one call, for ``pintel dq`` and CI."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from pintel.quality.docs import build_data_docs, summary_text
+from pintel.quality.runner import run_all
+
+
+def main_dq(
+    warehouse: str | Path,
+    reports_dir: str | Path = "reports",
+    *,
+    context_root: str | Path | None = None,
+    names: list[str] | None = None,
+    record: bool = True,
+) -> int:
+    """Run every suite, record the results, build Data Docs, print the summary; return the exit code.
+
+    Exit code 1 means at least one *critical* suite failed (or could not run) — the signal CI and Dagster use
+    to stop downstream decisions and actions. Non-critical failures are printed and rendered but return 0.
+    Writes ``<reports_dir>/data_docs/index.html`` and ``<reports_dir>/data_quality.json`` (the results as JSON,
+    for CI artefacts). A Data Docs failure is reported but does not mask the validation verdict.
+    """
+    results = run_all(warehouse, names, context_root=context_root, record=record)
+    reports = Path(reports_dir)
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "data_quality.json").write_text(json.dumps([r.to_metadata() for r in results], indent=2))
+    print(summary_text(results))
+    try:
+        index = build_data_docs(reports / "data_docs", context_root=context_root)
+        print(f"data docs: {index}")
+    except Exception as error:  # the gate's verdict must not depend on HTML rendering
+        print(f"data docs not built: {type(error).__name__}: {error}", file=sys.stderr)
+    return 1 if any(r.blocking for r in results) else 0

@@ -1,0 +1,523 @@
+"""Run the suites against a warehouse and return structured, JSON-friendly results.
+
+This is the API the Dagster ``@asset_check``s and ``pintel dq`` call: ``run_suite`` / ``run_all`` return
+:class:`SuiteResult` objects that say which expectation failed and on which rows, with no Dagster (or GX)
+types leaking out.
+
+Design points, each learned the hard way:
+
+* **Read-only, short-lived connections.** DuckDB admits one writing process, and even a read-only open blocks
+  a writer in another process. Each suite opens the file read-only, loads its frame and parameters, and closes
+  it *before* GX starts computing; the only read-write open is the history insert (:mod:`.history`).
+* **One file context, touched as little as possible.** Dagster runs checks in parallel processes that share
+  ``expectations/gx``. The context is created and suites are (re)written under an exclusive file lock, and
+  only when something changed, so concurrent runs neither corrupt ``great_expectations.yml`` nor churn the
+  committed JSON. GX validation results go to the context's ``uncommitted/validations`` store (one file per
+  run and suite, so parallel writers do not collide) from which Data Docs are built.
+* **GX is imported lazily**: it costs ~5 s, and Dagster imports this module on every code-location load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import time
+import traceback
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pintel.quality.history import open_warehouse, record_results, table_exists
+from pintel.quality.suites import SUITES, SuiteSpec
+from pintel.settings import REPO_ROOT
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuite, ExpectationSuiteValidationResult, ValidationDefinition
+    from great_expectations.data_context import FileDataContext
+
+log = logging.getLogger(__name__)
+
+CONTEXT_ROOT_ENV = "PINTEL_EXPECTATIONS_DIR"
+DEFAULT_CONTEXT_ROOT = REPO_ROOT / "expectations"
+DEFAULT_SITE_DIR = REPO_ROOT / "reports" / "data_docs"
+DATASOURCE_NAME = "pintel_warehouse"
+BATCH_DEFINITION_NAME = "whole_frame"
+DATA_DOCS_SITE = "pintel_site"
+# How many offending values / rows a failure carries: enough to debug, small enough for Dagster metadata.
+PARTIAL_UNEXPECTED_COUNT = 10
+VALIDATION_RESULTS_LIMIT = 200
+
+
+# --- results -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SuiteResult:
+    """The outcome of one suite on one warehouse.
+
+    ``status`` is ``passed``, ``failed``, ``skipped`` (an optional table is absent; ``success`` is then True
+    because there was nothing to violate) or ``error`` (the frame could not be loaded or GX crashed; counted
+    as a failure so a broken check never passes silently). ``failures`` holds one JSON-safe dict per failed
+    expectation: ``expectation``, ``column``, ``kwargs`` and ``observed`` (unexpected count, sample values and
+    the offending rows by the suite's index columns). ``run_time`` is the wall time in seconds.
+    """
+
+    suite: str
+    asset: str
+    critical: bool
+    success: bool
+    status: str
+    evaluated: int
+    failed: int
+    failures: list[dict[str, Any]]
+    run_time: float
+    observed_row_count: int | None
+    validated_at: datetime
+    run_id: str
+    description: str = ""
+    skip_reason: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> bool:
+        """True when this result must stop downstream work: a critical suite that did not pass."""
+        return self.critical and not self.success
+
+    @property
+    def failed_expectations(self) -> list[str]:
+        return [_failure_label(f) for f in self.failures]
+
+    def to_metadata(self) -> dict[str, Any]:
+        """A JSON-serialisable summary, sized for Dagster asset-check metadata."""
+        return _jsonable(
+            {
+                "suite": self.suite,
+                "asset": self.asset,
+                "critical": self.critical,
+                "success": self.success,
+                "status": self.status,
+                "evaluated": self.evaluated,
+                "failed": self.failed,
+                "failed_expectations": self.failed_expectations,
+                "failures": self.failures,
+                "observed_row_count": self.observed_row_count,
+                "run_time_seconds": round(self.run_time, 3),
+                "validated_at": self.validated_at.isoformat(),
+                "run_id": self.run_id,
+                "skip_reason": self.skip_reason,
+                "parameters": self.parameters,
+            }
+        )
+
+
+def _failure_label(failure: dict[str, Any]) -> str:
+    column = failure.get("column")
+    return f"{failure['expectation']}({column})" if column else str(failure["expectation"])
+
+
+def _jsonable(value: Any) -> Any:
+    """Recursively turn numpy/pandas/datetime/enum values into plain JSON types (NaN and NaT -> None)."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return _jsonable(value.value)
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+# --- the GX context ----------------------------------------------------------------------------------------
+
+
+def context_root(root: str | Path | None = None) -> Path:
+    """The GX project root: an explicit path, ``$PINTEL_EXPECTATIONS_DIR`` or the repository's ``expectations/``."""
+    return Path(root or os.environ.get(CONTEXT_ROOT_ENV) or DEFAULT_CONTEXT_ROOT).resolve()
+
+
+@contextlib.contextmanager
+def _file_lock(root: Path) -> Iterator[None]:
+    """Exclusive advisory lock on the context, so parallel Dagster steps do not interleave config writes."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".pintel-gx.lock").open("a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no cross-process lock, single-process use only
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _default_site_config(root: Path) -> dict[str, Any]:
+    # The committed config points Data Docs at the repo's gitignored reports/ (relative to expectations/gx, so
+    # it holds on any checkout); other roots (tests) keep docs inside their own uncommitted folder.
+    gx_dir = root / "gx"
+    if root == DEFAULT_CONTEXT_ROOT.resolve():
+        base = os.path.relpath(DEFAULT_SITE_DIR, gx_dir) + "/"
+    else:
+        base = "uncommitted/data_docs/"
+    return _site_config(base)
+
+
+def _site_config(base_directory: str, limit: int = VALIDATION_RESULTS_LIMIT) -> dict[str, Any]:
+    return {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": base_directory},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "validation_results_limit": limit},
+    }
+
+
+def _open_context(path: Path) -> FileDataContext:
+    """Load (or scaffold) the file context from disk; the caller holds the context lock.
+
+    Always a fresh load, never a per-process cache: GX saves its *whole in-memory* config whenever an asset
+    is added, so a context loaded before another process added its asset would silently drop that asset from
+    ``great_expectations.yml`` (seen with ten parallel checks). Loading costs ~50 ms.
+    """
+    import great_expectations as gx
+    from great_expectations.data_context.data_context.context_factory import set_context
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=str(path))
+    # Configure once: replace GX's default local_site by ours, turn progress bars off. An existing pintel_site
+    # is left alone (it may have been edited on purpose), so opening a context never rewrites committed YAML.
+    sites = context.variables.data_docs_sites or {}
+    progress = context.variables.progress_bars  # a plain dict once read back from the yml
+    bars_on = progress is None or bool(dict(progress).get("globally", True))
+    if DATA_DOCS_SITE not in sites or bars_on:
+        if DATA_DOCS_SITE not in sites:
+            context.variables.data_docs_sites = {DATA_DOCS_SITE: _default_site_config(path)}
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.variables.save()
+    set_context(context)  # GX resolves some objects through its "current project"; make it this one
+    return context
+
+
+def get_context(root: str | Path | None = None) -> FileDataContext:
+    """The GX file data context at ``root``, created and configured on first use.
+
+    Configuration (the Data Docs site, progress bars off) is saved only when it differs from what is on disk,
+    so repeated calls never rewrite committed files.
+    """
+    path = context_root(root)
+    with _file_lock(path):
+        return _open_context(path)
+
+
+def _build_suite(spec: SuiteSpec) -> ExpectationSuite:
+    import great_expectations as gx
+
+    expectations = spec.expectations()
+    for expectation in expectations:
+        expectation.severity = spec.severity  # type: ignore[assignment]  # GX coerces str -> FailureSeverity
+    return gx.ExpectationSuite(
+        name=spec.name,
+        expectations=expectations,
+        meta={
+            "pintel": {
+                "asset": spec.asset,
+                "critical": spec.critical,
+                "description": spec.description,
+                "optional": spec.optional,
+            }
+        },
+    )
+
+
+def _expectation_fingerprint(expectation: Any) -> str:
+    """An expectation's content without its GX-assigned id, for comparing a fresh build with the stored one."""
+    content = expectation.dict(exclude={"rendered_content", "id"})
+    for attr in ("notes", "meta"):  # GX treats empty and missing as equal; so do we
+        content[attr] = content.get(attr) or None
+    return json.dumps(_jsonable(content), sort_keys=True)
+
+
+def _suite_unchanged(existing: ExpectationSuite, wanted: ExpectationSuite) -> bool:
+    def content(suite: ExpectationSuite) -> tuple[Any, ...]:
+        meta = {k: v for k, v in suite.meta.items() if k != "great_expectations_version"}
+        return _jsonable(meta), sorted(_expectation_fingerprint(e) for e in suite.expectations)
+
+    return content(existing) == content(wanted)
+
+
+def _ensure_validation_definition(root: Path, spec: SuiteSpec) -> ValidationDefinition:
+    """Make sure the suite, its dataframe asset and its validation definition exist and are current.
+
+    Holds the context lock, loads the context fresh from disk, and writes only what is missing or changed.
+    """
+    import great_expectations as gx
+    from great_expectations.exceptions import DataContextError
+
+    wanted = _build_suite(spec)
+    with _file_lock(root):
+        context = _open_context(root)
+        try:
+            datasource = context.data_sources.get(DATASOURCE_NAME)
+        except KeyError:
+            datasource = context.data_sources.add_pandas(DATASOURCE_NAME)
+        try:
+            asset = datasource.get_asset(spec.name)
+        except LookupError:
+            asset = datasource.add_dataframe_asset(spec.name)
+        try:
+            batch_definition = asset.get_batch_definition(BATCH_DEFINITION_NAME)
+        except KeyError:
+            batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION_NAME)
+
+        try:
+            suite = context.suites.get(spec.name)
+            if not _suite_unchanged(suite, wanted):
+                suite = context.suites.add_or_update(wanted)
+        except DataContextError:
+            suite = context.suites.add(wanted)
+
+        try:
+            definition = context.validation_definitions.get(spec.name)
+            if definition.suite.id != suite.id or definition.batch_definition.id != batch_definition.id:
+                raise DataContextError("stale validation definition")
+        except DataContextError:
+            definition = context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite)
+            )
+    return definition
+
+
+def sync_suites(root: str | Path | None = None, names: Sequence[str] | None = None) -> Path:
+    """Write (or refresh) every suite and validation definition into the GX file context; return its gx dir.
+
+    Running it after editing ``suites.py`` updates the reviewable JSON under ``expectations/gx``; unchanged
+    suites are not rewritten, so the diff shows exactly the rules that changed.
+    """
+    path = context_root(root)
+    for name in names or SUITES:
+        _ensure_validation_definition(path, SUITES[name])
+    return path / "gx"
+
+
+# --- running -----------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _read_only(warehouse_path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_warehouse(warehouse_path, read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _result_format(spec: SuiteSpec) -> dict[str, Any]:
+    result_format: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": PARTIAL_UNEXPECTED_COUNT,
+        "return_unexpected_index_query": False,
+    }
+    if spec.index_columns:
+        result_format["unexpected_index_column_names"] = list(spec.index_columns)
+    return result_format
+
+
+def _failures(validation: ExpectationSuiteValidationResult) -> list[dict[str, Any]]:
+    failures = []
+    for result in validation.results:
+        if result.success:
+            continue
+        config = result.expectation_config
+        kwargs = {k: v for k, v in (config.kwargs or {}).items() if k != "batch_id"}
+        column = kwargs.get("column")
+        if column is None and "column_A" in kwargs:
+            column = f"{kwargs['column_A']},{kwargs['column_B']}"
+        if column is None and "column_list" in kwargs:
+            column = ",".join(kwargs["column_list"])
+        observed = {
+            key: value
+            for key, value in (result.result or {}).items()
+            if key
+            in (
+                "observed_value",
+                "element_count",
+                "unexpected_count",
+                "unexpected_percent",
+                "partial_unexpected_list",
+                "partial_unexpected_counts",
+                "partial_unexpected_index_list",
+                "details",
+            )
+        }
+        if "partial_unexpected_index_list" in observed:
+            observed["unexpected_rows"] = observed.pop("partial_unexpected_index_list")[:PARTIAL_UNEXPECTED_COUNT]
+        exception = result.exception_info or {}
+        if exception.get("raised_exception") is None:  # GX nests exception info per metric
+            messages = [v.get("exception_message") for v in exception.values() if isinstance(v, dict)]
+            messages = [m for m in messages if m]
+        else:
+            messages = [exception["exception_message"]] if exception.get("raised_exception") else []
+        if messages:
+            observed["exception"] = "; ".join(messages)
+        failures.append(
+            _jsonable(
+                {
+                    "expectation": config.type,
+                    "column": column,
+                    "kwargs": kwargs,
+                    "severity": str(getattr(config, "severity", "") or ""),
+                    "observed": observed,
+                }
+            )
+        )
+    return failures
+
+
+def _validate(
+    spec: SuiteSpec,
+    warehouse_path: str | Path,
+    root: str | Path | None,
+    run_id: str,
+    validated_at: datetime,
+) -> SuiteResult:
+    import great_expectations  # noqa: F401  # the ~5 s first import is not this suite's run time
+
+    started = time.perf_counter()
+
+    def result(status: str, **fields: Any) -> SuiteResult:
+        base: dict[str, Any] = {
+            "suite": spec.name,
+            "asset": spec.asset,
+            "critical": spec.critical,
+            "success": status in ("passed", "skipped"),
+            "status": status,
+            "evaluated": 0,
+            "failed": 0,
+            "failures": [],
+            "observed_row_count": None,
+            "validated_at": validated_at,
+            "run_id": run_id,
+            "description": spec.description,
+        }
+        base.update(fields)
+        return SuiteResult(run_time=time.perf_counter() - started, **base)
+
+    try:
+        with _read_only(warehouse_path) as con:
+            missing = [table for table in spec.requires if not table_exists(con, table)]
+            if missing and spec.optional:
+                return result("skipped", skip_reason=f"table not present yet: {', '.join(missing)}")
+            if missing:
+                raise LookupError(f"required table missing: {', '.join(missing)}")
+            frame = spec.load(con)
+            parameters = spec.parameters(con) if spec.parameters else {}
+        # The connection is closed here: GX can take seconds on millions of rows and must not hold the file.
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        definition = _ensure_validation_definition(context_root(root), spec)
+        validation = definition.run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters=parameters or None,
+            result_format=_result_format(spec),
+            run_id=RunIdentifier(run_name=run_id, run_time=validated_at),
+        )
+    except Exception as error:
+        log.exception("data-quality suite %s could not run", spec.name)
+        return result(
+            "error",
+            failed=1,
+            failures=[
+                {
+                    "expectation": "suite_error",
+                    "column": None,
+                    "kwargs": {},
+                    "severity": spec.severity,
+                    "observed": {
+                        "exception": f"{type(error).__name__}: {error}",
+                        "traceback": traceback.format_exc(limit=3),
+                    },
+                }
+            ],
+        )
+    statistics = validation.statistics
+    failures = _failures(validation)
+    return result(
+        "passed" if validation.success else "failed",
+        success=bool(validation.success),
+        evaluated=int(statistics.get("evaluated_expectations", 0)),
+        failed=int(statistics.get("unsuccessful_expectations", 0)),
+        failures=failures,
+        observed_row_count=len(frame),
+        parameters=_jsonable(
+            {k: (v if not isinstance(v, list) or len(v) <= 50 else f"{len(v)} values") for k, v in parameters.items()}
+        ),
+    )
+
+
+def new_run_id() -> str:
+    """A sortable, unique id for one validation run (shared by every suite run together)."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def run_suite(
+    warehouse_path: str | Path,
+    name: str,
+    *,
+    context_root: str | Path | None = None,
+    record: bool = True,
+    run_id: str | None = None,
+) -> SuiteResult:
+    """Validate one suite against the warehouse; optionally append the result to the history table.
+
+    Raises KeyError for an unknown suite name (a programming error); everything that can go wrong with the
+    data or the warehouse is reported in the result instead.
+    """
+    spec = SUITES[name]
+    outcome = _validate(spec, warehouse_path, context_root, run_id or new_run_id(), datetime.now(UTC))
+    if record:
+        record_results(warehouse_path, [outcome])
+    return outcome
+
+
+def run_all(
+    warehouse_path: str | Path,
+    names: Sequence[str] | None = None,
+    *,
+    context_root: str | Path | None = None,
+    record: bool = True,
+    run_id: str | None = None,
+) -> list[SuiteResult]:
+    """Validate several suites (all by default, in registry order) under one run id; record them in one write."""
+    selected = list(names) if names is not None else list(SUITES)
+    unknown = [n for n in selected if n not in SUITES]
+    if unknown:
+        raise KeyError(f"unknown data-quality suite(s): {', '.join(unknown)}; known: {', '.join(SUITES)}")
+    run = run_id or new_run_id()
+    validated_at = datetime.now(UTC)
+    results = [_validate(SUITES[n], warehouse_path, context_root, run, validated_at) for n in selected]
+    if record:
+        record_results(warehouse_path, results)
+    return results
