@@ -176,3 +176,16 @@ def summary_cmd(warehouse: Path | None) -> None:
         click.echo(warehouse_summary(settings))
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command("dq")
+@click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file (default $PINTEL_WAREHOUSE).")
+@click.option("--reports", type=click.Path(path_type=Path), help="Reports folder (default $PINTEL_REPORTS).")
+def dq_cmd(warehouse: Path | None, reports: Path | None) -> None:
+    """Run the Great Expectations suites, record results, build Data Docs, print a one-screen summary."""
+    from pintel.quality import main_dq
+    from pintel.settings import Settings
+
+    settings = Settings.from_env(warehouse=warehouse)
+    code = main_dq(settings.warehouse, reports or settings.reports)
+    raise SystemExit(code)
