@@ -18,7 +18,10 @@ valid_messages as (
 
 kept as (
 
-    select message_id, raw_row_id from {{ ref('int_events_deduplicated') }}
+    select
+        message_id,
+        raw_row_id
+    from {{ ref('int_events_deduplicated') }}
 
 )
 

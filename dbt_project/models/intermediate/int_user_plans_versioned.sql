@@ -3,7 +3,10 @@ with
 
 identifies as (
 
-    select user_id, identified_at, plan
+    select
+        user_id,
+        identified_at,
+        plan
     from {{ ref('stg_segment__identifies') }}
     where plan is not null
 

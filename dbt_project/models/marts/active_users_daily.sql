@@ -20,7 +20,13 @@ user_days as (
 
 segmented as (
 
-    {% for dim, expr in [('all', "'all'"), ('plan', 'plan'), ('platform', 'platform'), ('country', 'country'), ('channel', 'signup_channel')] %}
+    {% for dim, expr in [
+        ('all', "'all'"),
+        ('plan', 'plan'),
+        ('platform', 'platform'),
+        ('country', 'country'),
+        ('channel', 'signup_channel'),
+    ] %}
         select distinct
             '{{ dim }}' as segment_dim,
             cast({{ expr }} as varchar) as segment_value,
@@ -46,13 +52,21 @@ spans as (
 edges as (
 
     {% for window in [7, 28] %}
-        select segment_dim, segment_value, activity_date as edge_date, {{ window }} as window_days, 1 as delta
+        select
+            segment_dim,
+            segment_value,
+            activity_date as edge_date,
+            {{ window }} as window_days,
+            1 as delta
         from spans
         union all
         select
             segment_dim,
             segment_value,
-            least(activity_date + {{ window }}, coalesce(next_activity_date, activity_date + {{ window }})) as edge_date,
+            least(
+                activity_date + {{ window }},
+                coalesce(next_activity_date, activity_date + {{ window }})
+            ) as edge_date,
             {{ window }} as window_days,
             -1 as delta
         from spans
@@ -63,23 +77,44 @@ edges as (
 
 edge_totals as (
 
-    select segment_dim, segment_value, edge_date, window_days, sum(delta) as delta
+    select
+        segment_dim,
+        segment_value,
+        edge_date,
+        window_days,
+        sum(delta) as delta
     from edges
     group by segment_dim, segment_value, edge_date, window_days
 
 ),
 
+segments as (
+
+    select distinct
+        segment_dim,
+        segment_value
+    from segmented
+
+),
+
 calendar as (
 
-    select dates.date_day, segments.segment_dim, segments.segment_value
+    select
+        dates.date_day,
+        segments.segment_dim,
+        segments.segment_value
     from {{ ref('dim_dates') }} as dates
-    cross join (select distinct segment_dim, segment_value from segmented) as segments
+    cross join segments
 
 ),
 
 daily_counts as (
 
-    select segment_dim, segment_value, activity_date, count(*) as dau
+    select
+        segment_dim,
+        segment_value,
+        activity_date,
+        count(*) as dau
     from segmented
     group by segment_dim, segment_value, activity_date
 
@@ -127,5 +162,7 @@ select
     cast(wau as bigint) as wau,
     cast(mau as bigint) as mau,
     case when mau > 0 then dau / mau end as stickiness,
-    date_day - (select min(dates.date_day) from {{ ref('dim_dates') }} as dates) >= 27 as is_full_mau_window
+    date_day - (
+        select min(dates.date_day) as first_date from {{ ref('dim_dates') }} as dates
+    ) >= 27 as is_full_mau_window
 from trailing_counts

@@ -21,7 +21,14 @@ events as (
 
 segmented as (
 
-    {% for dim, expr in [('all', "'all'"), ('plan', 'plan'), ('platform', 'platform'), ('country', 'country'), ('channel', 'signup_channel'), ('event_name', 'event_name')] %}
+    {% for dim, expr in [
+        ('all', "'all'"),
+        ('plan', 'plan'),
+        ('platform', 'platform'),
+        ('country', 'country'),
+        ('channel', 'signup_channel'),
+        ('event_name', 'event_name'),
+    ] %}
         select
             event_hour,
             '{{ dim }}' as segment_dim,
@@ -57,7 +64,10 @@ counts as (
 
 segments as (
 
-    select distinct segment_dim, segment_value from counts
+    select distinct
+        segment_dim,
+        segment_value
+    from counts
 
 )
 

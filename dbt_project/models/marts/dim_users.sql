@@ -37,7 +37,11 @@ latest_traits as (
 
 current_plan as (
 
-    select user_id, plan from {{ ref('int_user_plans_versioned') }} where is_current
+    select
+        user_id,
+        plan
+    from {{ ref('int_user_plans_versioned') }}
+    where is_current
 
 )
 

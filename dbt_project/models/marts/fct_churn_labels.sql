@@ -11,7 +11,10 @@ bounds as (
 
 snapshots as (
 
-    select user_id, snapshot_date from {{ ref('fct_user_features') }}
+    select
+        user_id,
+        snapshot_date
+    from {{ ref('fct_user_features') }}
 
 ),
 
@@ -25,7 +28,7 @@ activity as (
     left join {{ ref('fct_user_daily') }} as user_daily
         on
             snapshots.user_id = user_daily.user_id
-            and user_daily.activity_date >= snapshots.snapshot_date
+            and snapshots.snapshot_date <= user_daily.activity_date
             and user_daily.activity_date < snapshots.snapshot_date + {{ var('churn_horizon_days') }}
     group by snapshots.user_id, snapshots.snapshot_date
 
@@ -33,7 +36,9 @@ activity as (
 
 cancellations as (
 
-    select user_id, min(event_date) as cancelled_date
+    select
+        user_id,
+        min(event_date) as cancelled_date
     from {{ ref('fct_events') }}
     where event_name = 'subscription_cancelled'
     group by user_id

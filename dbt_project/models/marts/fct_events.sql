@@ -16,9 +16,9 @@ events as (
     select * from {{ ref('int_events_deduplicated') }}
     {% if is_incremental() %}
         where
-            loaded_at > (select max(existing.loaded_at) from {{ this }} as existing)
+            loaded_at > (select max(existing.loaded_at) as max_loaded_at from {{ this }} as existing)
             or event_at > (
-                select max(existing.event_at) - to_hours({{ var('late_arrival_lookback_hours') }})
+                select max(existing.event_at) - to_hours({{ var('late_arrival_lookback_hours') }}) as lookback_start_at
                 from {{ this }} as existing
             )
     {% endif %}
@@ -27,7 +27,10 @@ events as (
 
 features as (
 
-    select feature_key, event_name from {{ ref('dim_features') }}
+    select
+        feature_key,
+        event_name
+    from {{ ref('dim_features') }}
 
 )
 

@@ -6,27 +6,34 @@
     )
 }}
 
--- Sessions: a user's events separated by less than var('session_timeout_minutes') of inactivity.
--- Incremental runs recompute only the days touched by newly loaded events (and read the day before, so a
--- session that started before midnight is continued, not split).
+-- Sessions: a user's events with gaps of at most var('session_timeout_minutes') minutes between them.
+-- Incremental runs rebuild sessions starting on or after the day before the earliest day touched by newly
+-- loaded events (reading one more day back), so a session that started before midnight and grew past it is
+-- rebuilt whole rather than split.
 with
 
 {% if is_incremental() %}
-affected as (
+    affected as (
 
-    select min(event_date) as first_affected_date
-    from {{ ref('fct_events') }}
-    where loaded_at > (select max(existing.loaded_at) from {{ this }} as existing)
+        select min(event_date) as first_affected_date
+        from {{ ref('fct_events') }}
+        where loaded_at > (select max(existing.loaded_at) as max_loaded_at from {{ this }} as existing)
 
-),
+    ),
 {% endif %}
 
 events as (
 
-    select user_id, message_id, event_at, platform, feature_key, loaded_at
+    select
+        user_id,
+        message_id,
+        event_at,
+        platform,
+        feature_key,
+        loaded_at
     from {{ ref('fct_events') }}
     {% if is_incremental() %}
-        where event_date >= (select first_affected_date - 1 from affected)
+        where event_date >= (select affected.first_affected_date - 2 as lookback_date from affected)
     {% endif %}
 
 ),
@@ -95,5 +102,5 @@ select
     loaded_at
 from sessions
 {% if is_incremental() %}
-    where cast(session_start_at as date) >= (select first_affected_date from affected)
+    where cast(session_start_at as date) >= (select affected.first_affected_date - 1 as rebuilt_from from affected)
 {% endif %}

@@ -11,13 +11,18 @@
 with
 
 {% if is_incremental() %}
-affected as (
+    affected as (
 
-    select distinct event_date
-    from {{ ref('fct_events') }}
-    where loaded_at > (select max(existing.loaded_at) from {{ this }} as existing)
+        -- the days that got new events, and the day before: a session started then may have grown past midnight
+        select distinct event_date
+        from {{ ref('fct_events') }}
+        where loaded_at > (select max(existing.loaded_at) as max_loaded_at from {{ this }} as existing)
+        union
+        select min(event_date) - 1 as event_date
+        from {{ ref('fct_events') }}
+        where loaded_at > (select max(existing.loaded_at) as max_loaded_at from {{ this }} as existing)
 
-),
+    ),
 {% endif %}
 
 events as (

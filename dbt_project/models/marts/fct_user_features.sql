@@ -15,7 +15,10 @@ with
 
 bounds as (
 
-    select min(date_day) as first_date, max(date_day) as last_date from {{ ref('dim_dates') }}
+    select
+        min(date_day) as first_date,
+        max(date_day) as last_date
+    from {{ ref('dim_dates') }}
 
 ),
 
@@ -29,9 +32,11 @@ snapshots as (
         and dates.date_day >= bounds.first_date + {{ var('churn_inactivity_days') }}
         {% if is_incremental() %}
             and dates.date_day > (
-                select coalesce(min(events.event_date), bounds.last_date)
+                select coalesce(min(events.event_date), bounds.last_date) as first_affected_date
                 from {{ ref('fct_events') }} as events
-                where events.loaded_at > (select max(existing.loaded_at) from {{ this }} as existing)
+                where
+                    events.loaded_at
+                    > (select max(existing.source_loaded_at) as watermark from {{ this }} as existing)
             )
         {% endif %}
 
@@ -45,7 +50,10 @@ user_daily as (
 
 support_days as (
 
-    select events.user_id, events.event_date, count(*) as tickets
+    select
+        events.user_id,
+        events.event_date,
+        count(*) as tickets
     from {{ ref('fct_events') }} as events
     inner join {{ ref('event_taxonomy') }} as taxonomy
         on events.event_name = taxonomy.event_name
@@ -56,7 +64,9 @@ support_days as (
 
 cancellations as (
 
-    select user_id, min(event_date) as cancelled_date
+    select
+        user_id,
+        min(event_date) as cancelled_date
     from {{ ref('fct_events') }}
     where event_name = 'subscription_cancelled'
     group by user_id
@@ -65,7 +75,9 @@ cancellations as (
 
 key_feature_first_use as (
 
-    select events.user_id, min(events.event_date) as first_used_date
+    select
+        events.user_id,
+        min(events.event_date) as first_used_date
     from {{ ref('fct_events') }} as events
     inner join {{ ref('dim_features') }} as features
         on events.feature_key = features.feature_key
@@ -90,7 +102,7 @@ window_activity as (
     from snapshots
     inner join user_daily
         on
-            user_daily.activity_date < snapshots.snapshot_date
+            snapshots.snapshot_date > user_daily.activity_date
             and user_daily.activity_date >= snapshots.snapshot_date - 28
     left join unnest(user_daily.feature_keys) as feature (key) on true
     group by snapshots.snapshot_date, user_daily.user_id
@@ -106,7 +118,7 @@ eligible as (
     from snapshots
     inner join user_daily
         on
-            user_daily.activity_date < snapshots.snapshot_date
+            snapshots.snapshot_date > user_daily.activity_date
             and user_daily.activity_date >= snapshots.snapshot_date - {{ var('churn_inactivity_days') }}
     left join cancellations
         on user_daily.user_id = cancellations.user_id
@@ -117,12 +129,15 @@ eligible as (
 
 tickets as (
 
-    select eligible.snapshot_date, eligible.user_id, sum(support_days.tickets) as tickets_28d
+    select
+        eligible.snapshot_date,
+        eligible.user_id,
+        sum(support_days.tickets) as tickets_28d
     from eligible
     inner join support_days
         on
             eligible.user_id = support_days.user_id
-            and support_days.event_date < eligible.snapshot_date
+            and eligible.snapshot_date > support_days.event_date
             and support_days.event_date >= eligible.snapshot_date - 28
     group by eligible.snapshot_date, eligible.user_id
 
@@ -157,7 +172,8 @@ select
     cast(coalesce(tickets.tickets_28d, 0) as integer) as tickets_28d,
     coalesce(plans.plan, 'unknown') as plan,
     cast(eligible.snapshot_date - users.signup_date as integer) as tenure_days,
-    coalesce(users.seats, 1) as seats
+    coalesce(users.seats, 1) as seats,
+    (select max(user_daily.loaded_at) as newest_load from user_daily) as source_loaded_at
 from eligible
 inner join {{ ref('dim_users') }} as users
     on eligible.user_id = users.user_id
@@ -170,5 +186,5 @@ left join tickets
 left join plans
     on
         eligible.user_id = plans.user_id
-        and plans.valid_from < eligible.snapshot_date
-        and (plans.valid_to is null or plans.valid_to >= eligible.snapshot_date)
+        and eligible.snapshot_date > plans.valid_from
+        and (plans.valid_to is null or eligible.snapshot_date <= plans.valid_to)

@@ -27,13 +27,19 @@ daily as (
 
 dau as (
 
-    select activity_date, count(*) as dau from {{ ref('fct_user_daily') }} group by activity_date
+    select
+        activity_date,
+        count(*) as dau
+    from {{ ref('fct_user_daily') }}
+    group by activity_date
 
 ),
 
 calendar as (
 
-    select dates.date_day, features.feature_key
+    select
+        dates.date_day,
+        features.feature_key
     from {{ ref('dim_dates') }} as dates
     cross join {{ ref('dim_features') }} as features
 

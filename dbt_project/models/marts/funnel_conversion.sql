@@ -5,7 +5,11 @@ with
 
 steps as (
 
-    select step_order, step_name, event_name from {{ ref('funnel_steps') }}
+    select
+        step_order,
+        step_name,
+        event_name
+    from {{ ref('funnel_steps') }}
 
 ),
 

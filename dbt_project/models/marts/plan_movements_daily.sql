@@ -3,7 +3,11 @@ with
 
 plans as (
 
-    select plan, plan_tier, monthly_price_usd from {{ ref('plans') }}
+    select
+        plan,
+        plan_tier,
+        monthly_price_usd
+    from {{ ref('plans') }}
 
 ),
 
@@ -27,7 +31,7 @@ priced as (
         billing.user_id,
         case
             when billing.event_name = 'subscription_cancelled' then 'cancellation'
-            when to_plans.plan_tier > from_plans.plan_tier then 'upgrade'
+            when billing.event_name = 'plan_upgraded' then 'upgrade'
             else 'downgrade'
         end as movement,
         coalesce(to_plans.monthly_price_usd, 0) - coalesce(from_plans.monthly_price_usd, 0) as mrr_change_usd

@@ -5,7 +5,10 @@ with
 
 bounds as (
 
-    select min(date_day) as first_date, max(date_day) as last_date from {{ ref('dim_dates') }}
+    select
+        min(date_day) as first_date,
+        max(date_day) as last_date
+    from {{ ref('dim_dates') }}
 
 ),
 
@@ -35,7 +38,11 @@ activity_weeks as (
 
 last_active as (
 
-    select user_id, max(week_number) as last_active_week from activity_weeks group by user_id
+    select
+        user_id,
+        max(week_number) as last_active_week
+    from activity_weeks
+    group by user_id
 
 ),
 

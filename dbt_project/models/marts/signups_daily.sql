@@ -28,6 +28,15 @@ segmented as (
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
+),
+
+segments as (
+
+    select distinct
+        segment_dim,
+        segment_value
+    from segmented
+
 )
 
 select
@@ -36,7 +45,7 @@ select
     segments.segment_value,
     cast(count(distinct segmented.user_id) as bigint) as signups
 from {{ ref('dim_dates') }} as dates
-cross join (select distinct segment_dim, segment_value from segmented) as segments
+cross join segments
 left join segmented
     on
         dates.date_day = segmented.event_date

@@ -10,9 +10,15 @@ source as (
 
 known_events as (
 
-    select event_name, null as source_name from {{ ref('event_taxonomy') }}
+    select
+        event_name,
+        null as source_name
+    from {{ ref('event_taxonomy') }}
     union all
-    select event_name, source as source_name from {{ source('segment', 'custom_events') }}
+    select
+        event_name,
+        source as source_name
+    from {{ source('segment', 'custom_events') }}
 
 ),
 
@@ -73,7 +79,8 @@ validated as (
         case
             when not typed.is_valid_json then 'invalid_json'
             when typed.message_bytes > {{ var('max_message_bytes') }} then 'oversized_payload'
-            when typed.message_type is distinct from 'track' then 'unsupported_message_type'
+            -- parenthesised: sqlfluff's duckdb grammar otherwise reads `from 'track'` as a FROM clause
+            when (typed.message_type is distinct from 'track') then 'unsupported_message_type'
             when typed.user_id is null then 'missing_user_id'
             when
                 typed.event_at is null
@@ -85,7 +92,7 @@ validated as (
                 + to_minutes({{ var('future_tolerance_minutes') }})
                 then 'future_timestamp'
             when not exists (
-                select 1 from known_events
+                select 1 as is_known from known_events
                 where
                     known_events.event_name = typed.event_name
                     and (known_events.source_name is null or known_events.source_name = typed.source_name)
