@@ -35,9 +35,22 @@ format: install
 test: install lint
 	pytest -n 2 --dist loadfile -q
 
-demo: install
+$(DAGSTER_HOME)/dagster.yaml: dagster_defs/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster_defs/dagster.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	rm -f $(PINTEL_WAREHOUSE) $(PINTEL_WAREHOUSE).wal
 	pintel simulate --users $(DEMO_USERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED) --out $(PINTEL_LANDING) --overwrite
-	@if pintel --help | grep -q ' run '; then pintel run; else pintel build; fi
+	dagster job execute -m dagster_defs -j pintel_daily
+	pintel summary
+	@echo "Dagster UI: make ui  (http://127.0.0.1:3000)"
+
+dq: install
+	pintel dq
+
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	dagster dev -m dagster_defs -h 127.0.0.1 -p 3000
 
 bench: install
 	$(BIN)/python benchmarks/bench_simulate.py

@@ -9,10 +9,22 @@ from pintel.settings import DBT_PROJECT_DIR
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
+def _stale() -> bool:
+    """True when the manifest is missing or older than any file dbt reads to build it."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", *DBT_PROJECT_DIR.parent.joinpath("seeds").glob("*")]
+    for folder in ("models", "macros", "tests", "snapshots"):
+        sources += (DBT_PROJECT_DIR / folder).rglob("*")
+    return any(path.is_file() and path.stat().st_mtime > built for path in sources)
+
+
 def ensure_manifest() -> None:
-    """``dbt parse`` when no manifest exists (``prepare_if_dev`` only acts under ``dagster dev``)."""
+    """``dbt parse`` when the manifest is missing or stale (``prepare_if_dev`` only acts under ``dagster dev``)."""
     dbt_project.prepare_if_dev()
-    if dbt_project.manifest_path.exists():
+    if not _stale():
         return
     from dbt.cli.main import dbtRunner
 

@@ -24,6 +24,8 @@ MART_TABLES = (
     "marts.active_users_daily",
     "marts.retention_cohorts",
     "marts.funnel_conversion",
+    "marts.fct_user_features",
+    "marts.fct_churn_labels",
     "intermediate.int_events_quarantined",
     "intermediate.int_events_duplicated",
 )
@@ -42,12 +44,12 @@ def _query(settings: Settings, sql: str) -> pd.DataFrame:
 
 
 def _fingerprint(settings: Settings, tables=MART_TABLES) -> dict[str, str]:
-    """Order-independent content hash per table (loaded_at columns excluded: they record when, not what)."""
+    """Order-independent content hash per table (*loaded_at columns excluded: they record when, not what)."""
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     out = {}
     try:
         for table in tables:
-            cols = [r[0] for r in con.execute(f"describe {table}").fetchall() if r[0] != "loaded_at"]
+            cols = [r[0] for r in con.execute(f"describe {table}").fetchall() if not r[0].endswith("loaded_at")]
             rows = con.execute(f"select {', '.join(cols)} from {table}").fetchall()
             out[table] = hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
     finally:

@@ -239,6 +239,9 @@ def _fct_events_expectations() -> list[Expectation]:
         gxe.ExpectTableRowCountToBeBetween(min_value=1),
         gxe.ExpectColumnValuesToNotBeNull(column="message_id"),
         gxe.ExpectColumnValuesToBeUnique(column="message_id"),
+        # A replayed export (the same events re-sent with new message ids) slips past messageId de-duplication;
+        # the same user, event and millisecond repeated in more than 0.1 % of rows is that, not coincidence.
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "event_name", "event_at"], mostly=0.999),
         gxe.ExpectColumnValuesToNotBeNull(column="user_id"),
         gxe.ExpectColumnValuesToNotBeNull(column="event_name"),
         gxe.ExpectColumnValuesToBeInSet(column="event_name", value_set={"$PARAMETER": "allowed_event_names"}),

@@ -169,7 +169,13 @@ class EventFactory:
         gaps[pos == 0] = 0
         cum_gaps = np.cumsum(gaps)
         within = cum_gaps - np.repeat(cum_gaps[np.r_[0, np.cumsum(n_ev)[:-1]]], n_ev)
-        offset_ms = sess_start[ev_sess] * 1000 + rng.integers(0, 1000, len(ev_sess)) * (pos > 0) + within
+        within += rng.integers(0, 1000, len(ev_sess)) * (pos > 0)
+        # A session that would run past midnight starts earlier instead: events keep distinct times and the
+        # day they were simulated on stays their UTC day.
+        length = np.maximum.reduceat(within, np.r_[0, np.cumsum(n_ev)[:-1]]) if len(within) else within
+        latest_start = (DAY_MS - 2_000 - length * 1) // 1000
+        sess_start = np.maximum(0, np.minimum(sess_start, latest_start))
+        offset_ms = sess_start[ev_sess] * 1000 + within
         # Event type: app_opened first; then page views, searches and the user's adopted features.
         weights = np.concatenate(
             [

@@ -1,0 +1,130 @@
+"""The Dagster code location: the asset graph is complete, a whole run passes every check, and a blocking
+Great Expectations check stops downstream assets when a critical expectation breaks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from pintel.simulate import SimConfig, simulate
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    from dagster_defs import defs
+
+    return defs
+
+
+def _manifest_models() -> set[str]:
+    from dagster_defs.project import dbt_project
+
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return {
+        node["name"] if not node.get("version") else f"{node['name']}_v{node['version']}"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+
+
+def test_definitions_load_with_the_whole_asset_graph(defs: dg.Definitions) -> None:
+    from pintel.quality import SUITES
+
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {"raw/events", "raw/identifies", "raw/ingested_files", "raw/custom_events"} <= keys
+    assert {"reports/metrics_digest"} <= keys
+    model_names = {key.split("/")[-1] for key in keys}
+    assert _manifest_models() <= model_names
+    checks = {key.name for key in graph.asset_check_keys}
+    present = {name for name, spec in SUITES.items() if spec.asset.replace(".", "/") in keys}
+    assert {f"gx_{name}" for name in present} <= checks
+    assert {"gx_fct_events", "gx_active_users_daily", "gx_conservation"} <= checks
+    assert any(not name.startswith("gx_") for name in checks), "dbt tests appear as asset checks"
+    blocking = {spec.key.name for c in defs.asset_checks or [] for spec in c.check_specs if spec.blocking}
+    assert {"gx_fct_events", "gx_active_users_daily", "gx_conservation"} <= blocking
+    assert defs.get_sensor_def("landing_sensor")
+    assert defs.get_schedule_def("pintel_daily_schedule").cron_schedule == "0 6 * * *"
+    assert defs.get_job_def("ingest_and_build") and defs.get_job_def("pintel_daily")
+
+
+@pytest.fixture(scope="module")
+def pipeline_env(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("dagster")
+    landing = root / "landing"
+    simulate(SimConfig(users=500, days=70, seed=13), landing)
+    saved = {k: os.environ.get(k) for k in ("PINTEL_WAREHOUSE", "PINTEL_LANDING", "PINTEL_REPORTS")}
+    os.environ.update(
+        PINTEL_WAREHOUSE=str(root / "pintel.duckdb"), PINTEL_LANDING=str(landing), PINTEL_REPORTS=str(root / "reports")
+    )
+    yield root
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _run(defs: dg.Definitions, job: str) -> dg.ExecuteInProcessResult:
+    return defs.get_job_def(job).execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {
+        f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}": (
+            e.asset_check_evaluation_data
+        )
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+def test_whole_graph_materializes_and_every_check_passes(defs: dg.Definitions, pipeline_env: Path) -> None:
+    result = _run(defs, "pintel_daily")
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"raw/events", "marts/fct_events", "marts/active_users_daily", "reports/metrics_digest"} <= materialized
+    checks = _checks(result)
+    assert any(name.endswith("gx_fct_events") for name in checks)
+    failed = [name for name, check in checks.items() if not check.passed]
+    assert failed == []
+    assert (pipeline_env / "reports" / "digest.md").exists()
+    con = duckdb.connect(str(pipeline_env / "pintel.duckdb"), read_only=True)
+    try:
+        history = con.execute("select count(*), bool_and(success) from quality.validation_results").fetchone()
+    finally:
+        con.close()
+    assert history[0] >= 5 and history[1]
+
+
+def test_blocking_check_stops_downstream_on_a_replayed_export(defs: dg.Definitions, pipeline_env: Path) -> None:
+    """A day's events re-sent with new message ids passes dbt (ids are unique) but breaks a critical
+    expectation; the digest must not be produced from it."""
+    landing = pipeline_env / "landing" / "events"
+    day = sorted(p.name for p in landing.glob("date=*"))[40]
+    for src in sorted((landing / day).glob("hour=*/part-0.parquet")):
+        table = pq.read_table(src)
+        replayed = table.set_column(0, "messageId", pc.binary_join_element_wise("replay-", table["messageId"], ""))
+        pq.write_table(replayed, src.with_name("part-replay.parquet"))
+    digest = pipeline_env / "reports" / "digest.md"
+    digest.unlink()
+    result = _run(defs, "pintel_daily")
+    checks = _checks(result)
+    failing = {name: check for name, check in checks.items() if not check.passed}
+    assert "marts/fct_events:gx_fct_events" in failing
+    metadata = failing["marts/fct_events:gx_fct_events"].metadata
+    text = json.dumps({k: str(v.value) for k, v in metadata.items()})
+    assert "expect_compound_columns_to_be_unique" in text and "user_id" in text
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "marts/fct_events" in materialized
+    assert "reports/metrics_digest" not in materialized
+    assert not digest.exists()
+    shutil.rmtree(pipeline_env / "reports", ignore_errors=True)
