@@ -8,6 +8,7 @@ and files carry no wall-clock metadata.
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,9 @@ class BatchWriter:
         self.payload = payload
         self.buffer: dict[int, list[pa.Table]] = defaultdict(list)
         self.files: list[Path] = []
+        # Parquet encoding releases the GIL: writing on a worker overlaps it with the next day's simulation.
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: list[Future] = []
 
     def add(self, table: pa.Table, received_ms: np.ndarray, seq: np.ndarray) -> None:
         if table.num_rows == 0:
@@ -69,9 +73,17 @@ class BatchWriter:
         for hour in sorted(self.buffer):
             if before_ms is not None and hour * HOUR_MS >= before_ms:
                 break
-            self._write(hour, pa.concat_tables(self.buffer.pop(hour)))
+            self._pending.append(self._pool.submit(self._write, hour, pa.concat_tables(self.buffer.pop(hour))))
+        if before_ms is None:
+            self.close()
 
-    def _write(self, hour: int, table: pa.Table) -> None:
+    def close(self) -> None:
+        """Wait for every queued write (re-raising the first failure)."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            self.files.append(future.result())
+
+    def _write(self, hour: int, table: pa.Table) -> Path:
         # Rows keep generation order (deterministic); sorting ~50k rows per file costs more than it gives.
         table = table.drop_columns(["_recv_ms", "_seq"])
         stamp = np.datetime64(hour * HOUR_MS, "ms").astype("datetime64[h]").item()
@@ -86,4 +98,4 @@ class BatchWriter:
             path = folder / "part-0.jsonl"
             lines = to_json_lines(table, self.payload)
             path.write_text("\n".join(lines.to_pylist()) + "\n")
-        self.files.append(path)
+        return path
