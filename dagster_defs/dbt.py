@@ -52,7 +52,7 @@ def _has_ml_models() -> bool:
 def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, pintel: PintelResource):
     """``dbt build`` of the warehouse: seeds, staging, intermediate and marts with their tests."""
     pintel.settings()
-    yield from dbt.cli(["build"], context=context).stream()
+    yield from dbt.cli(["build", "--indirect-selection", "cautious"], context=context).stream()
 
 
 DBT_ASSETS: list[dg.AssetsDefinition] = [warehouse_dbt_assets]

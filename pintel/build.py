@@ -102,7 +102,9 @@ def run_dbt(settings: Settings, args: list[str], quiet: bool = True) -> dbtRunne
     return result
 
 
-def build(settings: Settings, select: list[str] | None = None, full_refresh: bool = False) -> BuildReport:
+def build(
+    settings: Settings, select: list[str] | None = None, full_refresh: bool = False, exclude: list[str] | None = None
+) -> BuildReport:
     """Load new landing batches, then ``dbt build`` (seeds, snapshots, models and their tests)."""
     started = time.perf_counter()
     load = load_landing(settings.landing, settings.warehouse)
@@ -110,6 +112,11 @@ def build(settings: Settings, select: list[str] | None = None, full_refresh: boo
     args = ["build"]
     if select:
         args += ["--select", *select]
+    if exclude:
+        args += ["--exclude", *exclude]
+    if select or exclude:
+        # Tests that also reference models outside the selection wait for a build that includes those models.
+        args += ["--indirect-selection", "cautious"]
     if full_refresh:
         args.append("--full-refresh")
     result = run_dbt(settings, args)
