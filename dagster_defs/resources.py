@@ -1,6 +1,7 @@
 """Resources, configured from environment variables (see .env.example)."""
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -26,12 +27,18 @@ class PintelResource(dg.ConfigurableResource):
 
 def dbt_resource() -> DbtCliResource:
     """dbt from this interpreter's environment (DbtCliResource only looks on PATH otherwise)."""
-    executable = Path(sys.executable).parent / "dbt"
+    import dbt.cli
+
+    # The venv that holds dbt-core, whichever interpreter path the code server was started with.
+    venv_of_dbt = Path(dbt.cli.__file__).resolve().parents[5]
+    candidates = [Path(sys.prefix) / "bin" / "dbt", Path(sys.executable).parent / "dbt", venv_of_dbt / "bin" / "dbt"]
+    found = shutil.which("dbt")
+    executable = next((str(c) for c in candidates if c.exists()), found or "dbt")
     return DbtCliResource(
         project_dir=dbt_project,
         profiles_dir=str(dbt_project.profiles_dir),
         target=os.environ.get("PINTEL_DBT_TARGET", "duckdb"),
-        dbt_executable=str(executable) if executable.exists() else "dbt",
+        dbt_executable=executable,
     )
 
 
