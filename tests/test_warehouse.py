@@ -11,7 +11,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pintel.build import build, run_dbt
+from pintel.build import build as _build
+from pintel.build import run_dbt
 from pintel.ingest.landing import load_landing
 from pintel.settings import Settings
 from pintel.simulate import DEFECT_REASONS, SimConfig, simulate
@@ -29,6 +30,11 @@ MART_TABLES = (
     "intermediate.int_events_quarantined",
     "intermediate.int_events_duplicated",
 )
+
+
+def build(settings: Settings):
+    """The warehouse proper (the ML models have their own tests and need more history than these fixtures)."""
+    return _build(settings, exclude=["path:models/ml"])
 
 
 def _settings(root: Path, landing: Path) -> Settings:

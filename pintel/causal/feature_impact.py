@@ -1,0 +1,385 @@
+"""Feature impact table: the effect of adopting each catalogued feature early on later retention.
+
+``feature_impact_table`` turns the unit-level frame built in SQL (``ml_feature_adoption_cohort``: one row
+per new user x feature) into one row per feature x horizon for the ``causal_feature_impact`` dbt model:
+the naive difference next to AIPW ATE / ATT and IPW ATE, the overlap and balance diagnostics, the
+refutations, a ``reliable`` flag and one plain-language sentence.
+
+Design (and its limits, repeated in the dbt model's docs):
+
+* treatment = first use of the feature in days [0, window) after the signup day; outcome retention_Nd =
+  active in days [N, N+7) after the signup day, analysed only where that window is fully observed;
+* covariates are only what is observable before adoption could matter: active days and events in
+  days 0-6, plan and channel at signup, company size. The adoption window [0, 14) overlaps the covariate
+  window [0, 7): for users who adopt in days 0-6 early activity is partly post-treatment (it may carry
+  part of the effect, and adoption needs activity). Each affected row says what share of its adopters
+  that concerns. The key feature is adopted in days 7-13, most other features earlier;
+* immortal time: adopting requires still being an active user on the adoption day, so users who leave
+  early can only be non-adopters. That lowers the non-adopters' retention at given covariates and biases
+  the estimate upward -- by about one standard error (+2.4 to +2.9 pp at 30 days) for the key feature on
+  5 000-user simulations; restricting to users still present at the end of the window removes it. The
+  spec's population is kept (it is the simulator's estimand); a landmark population is the fix to decide;
+* adjustment removes only observed confounding. A feature whose adoption is driven by something not in
+  the covariates (who the user is, activity after day 6) keeps a biased estimate that no diagnostic
+  here can detect -- treat non-key rows as screening, not proof;
+* a feature with too few adopters (or non-adopters), or a retention rate with no variation, gets a row
+  with ``reliable = False``, no adjusted numbers and a note -- never a crash, never a confident number.
+
+Runtime: one AIPW ATE with refutations is six cross-fits (main, placebo, random common cause, three
+subsets); ATT and IPW reuse none of them, so they run without refutations. ``refute="key"`` limits
+refutations to the key feature when a catalogue is large.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pintel.causal.estimate import UNRELIABLE, EffectEstimate, estimate_effect
+from pintel.causal.estimators import naive
+
+COVARIATES = ("active_days_d0_6", "events_d0_6", "signup_plan", "signup_channel", "company_size")
+"""Pre-adoption covariates (columns of ``ml_feature_adoption_cohort``)."""
+
+HORIZONS = (30, 60)
+MIN_UNITS_PER_ARM = 30
+"""Fewer adopters (or non-adopters) than this with an observed outcome: no adjusted estimate at all."""
+
+REFUTE_MODES = ("all", "key", "none")
+SEPARATOR = " | "
+
+COLUMNS = [
+    "feature_key",
+    "feature_name",
+    "is_key_feature",
+    "horizon_days",
+    "outcome",
+    "adoption_window_days",
+    "cohort_units",
+    "adopters",
+    "adoption_rate",
+    "adopters_by_day_6",
+    "adopter_retention",
+    "non_adopter_retention",
+    "naive_estimate",
+    "naive_ci_low",
+    "naive_ci_high",
+    "ate_estimate",
+    "ate_ci_low",
+    "ate_ci_high",
+    "ate_std_error",
+    "ate_p_value",
+    "att_estimate",
+    "att_ci_low",
+    "att_ci_high",
+    "ipw_ate_estimate",
+    "ipw_ate_ci_low",
+    "ipw_ate_ci_high",
+    "n",
+    "n_treated",
+    "n_trimmed",
+    "share_trimmed",
+    "ess_treated",
+    "ess_control",
+    "propensity_treated_median",
+    "propensity_control_median",
+    "max_abs_smd_before",
+    "max_abs_smd_after",
+    "worst_covariate_after",
+    "refutations_run",
+    "placebo_passed",
+    "random_common_cause_passed",
+    "data_subset_passed",
+    "refutations_passed",
+    "reliable",
+    "warnings",
+    "summary",
+    "diagnostics",
+]
+
+
+def feature_impact_table(
+    units: pd.DataFrame,
+    features: pd.DataFrame,
+    horizons: Sequence[int] = HORIZONS,
+    *,
+    window_days: int = 14,
+    covariates: Sequence[str] = COVARIATES,
+    min_units_per_arm: int = MIN_UNITS_PER_ARM,
+    n_folds: int = 5,
+    seed: int = 0,
+    refute: str = "all",
+) -> pd.DataFrame:
+    """One row per feature in ``features`` x horizon (columns ``COLUMNS``).
+
+    Args:
+        units: one row per user x feature with ``feature_key``, ``adopted`` (bool), the ``covariates``,
+            ``observed_{h}d`` and ``retained_{h}d`` per horizon; ``adopted_by_day_6`` is optional.
+        features: the catalogue (``feature_key``, ``feature_name``, ``is_key_feature``); a feature
+            absent from ``units`` still gets (unreliable) rows.
+        window_days: the adoption window, only used in texts.
+        refute: ``"all"`` runs refutations for every feature, ``"key"`` only for the key feature.
+    """
+    if refute not in REFUTE_MODES:
+        raise ValueError(f"refute must be one of {REFUTE_MODES}, got {refute!r}")
+    needed = ["feature_key", "adopted", *covariates]
+    for h in horizons:
+        needed += [f"observed_{h}d", f"retained_{h}d"]
+    missing = [c for c in needed if c not in units.columns]
+    if missing:
+        raise ValueError(f"units frame lacks columns {missing}")
+    by_feature = dict(tuple(units.groupby("feature_key", sort=False)))
+    rows = []
+    for feature in features.sort_values("feature_key").itertuples(index=False):
+        key = str(feature.feature_key)
+        is_key = bool(getattr(feature, "is_key_feature", False))
+        name = str(getattr(feature, "feature_name", key) or key)
+        feature_units = by_feature.get(key, units.iloc[0:0])
+        for h in horizons:
+            observed = feature_units[f"observed_{h}d"].fillna(False).astype(bool)
+            rows.append(
+                _impact_row(
+                    feature_units.loc[observed.to_numpy()],
+                    key=key,
+                    name=name,
+                    is_key=is_key,
+                    horizon=int(h),
+                    window_days=int(window_days),
+                    covariates=list(covariates),
+                    min_units_per_arm=min_units_per_arm,
+                    n_folds=n_folds,
+                    seed=seed,
+                    refute=refute == "all" or (refute == "key" and is_key),
+                )
+            )
+    return _typed(pd.DataFrame(rows, columns=COLUMNS))
+
+
+_TEXT = ("feature_key", "feature_name", "outcome", "worst_covariate_after", "warnings", "summary", "diagnostics")
+_FLAGS = (
+    "is_key_feature",
+    "refutations_run",
+    "placebo_passed",
+    "random_common_cause_passed",
+    "data_subset_passed",
+    "refutations_passed",
+    "reliable",
+)
+_COUNTS = ("horizon_days", "adoption_window_days", "cohort_units", "adopters", "adopters_by_day_6", "n", "n_treated")
+_COUNTS += ("n_trimmed",)
+
+
+def _dtype(column: str) -> str:
+    if column in _TEXT:
+        return "string"
+    if column in _FLAGS:
+        return "boolean"
+    return "Int64" if column in _COUNTS else "Float64"
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable dtypes throughout, so the warehouse table gets real NULLs and stable types even when empty."""
+    return frame.astype({c: _dtype(c) for c in frame.columns})
+
+
+def _impact_row(
+    df: pd.DataFrame,
+    *,
+    key: str,
+    name: str,
+    is_key: bool,
+    horizon: int,
+    window_days: int,
+    covariates: list[str],
+    min_units_per_arm: int,
+    n_folds: int,
+    seed: int,
+    refute: bool,
+) -> dict[str, Any]:
+    outcome = f"retained_{horizon}d"
+    df = df.loc[df["adopted"].notna() & df[outcome].notna()]
+    t = df["adopted"].astype(bool).to_numpy()
+    y = df[outcome].astype(float).to_numpy()
+    n_units, n_adopters = len(df), int(t.sum())
+    nan = float("nan")
+    row: dict[str, Any] = dict.fromkeys(COLUMNS, nan)
+    row.update(
+        feature_key=key,
+        feature_name=name,
+        is_key_feature=is_key,
+        horizon_days=horizon,
+        outcome=f"retention_{horizon}d",
+        adoption_window_days=window_days,
+        cohort_units=n_units,
+        adopters=n_adopters,
+        adoption_rate=n_adopters / n_units if n_units else nan,
+        adopters_by_day_6=int(df["adopted_by_day_6"].astype(bool).sum()) if "adopted_by_day_6" in df else None,
+        adopter_retention=float(y[t].mean()) if t.any() else nan,
+        non_adopter_retention=float(y[~t].mean()) if (~t).any() else nan,
+        refutations_run=False,
+        placebo_passed=None,
+        random_common_cause_passed=None,
+        data_subset_passed=None,
+        refutations_passed=None,
+        reliable=False,
+        worst_covariate_after=None,
+        diagnostics=None,
+        n=0,
+        n_treated=0,
+    )
+    if min(n_adopters, n_units - n_adopters) >= 2 and np.ptp(y) > 0:
+        nv = naive(t.astype(int), y)
+        row.update(naive_estimate=nv.estimate, naive_ci_low=nv.ci_low, naive_ci_high=nv.ci_high)
+
+    problem = _insufficient(n_units, n_adopters, y, min_units_per_arm, horizon)
+    if problem:
+        row["warnings"] = f"{UNRELIABLE}: {problem}; no adjusted estimate"
+        row["summary"] = _sentence_unavailable(name, window_days, horizon, problem)
+        return row
+
+    notes: list[str] = []
+    early = row["adopters_by_day_6"]
+    if early:
+        notes.append(
+            f"{early} of {n_adopters} adopters ({early / n_adopters:.0%}) adopted in days 0-6, inside the "
+            "covariate window: their early activity is partly post-treatment"
+        )
+    fit = {"n_folds": n_folds, "seed": seed}
+    ate = _try(notes, "AIPW ATE", df, outcome, covariates, "aipw", "ate", refute=refute, **fit)
+    att = _try(notes, "AIPW ATT", df, outcome, covariates, "aipw", "att", refute=False, **fit)
+    ipw = _try(notes, "IPW ATE", df, outcome, covariates, "ipw", "ate", refute=False, **fit)
+    for label, res in (("AIPW ATT", att), ("IPW ATE", ipw)):
+        if res is not None and not res.reliable:
+            notes.append(f"{label} unreliable: {res.warnings[0].removeprefix(f'{UNRELIABLE}: ')}")
+    if att is not None:
+        row.update(att_estimate=att.estimate, att_ci_low=att.ci_low, att_ci_high=att.ci_high)
+    if ipw is not None:
+        row.update(ipw_ate_estimate=ipw.estimate, ipw_ate_ci_low=ipw.ci_low, ipw_ate_ci_high=ipw.ci_high)
+    if ate is None:
+        row["warnings"] = SEPARATOR.join([f"{UNRELIABLE}: the AIPW ATE could not be estimated", *notes])
+        failure = next((n for n in notes if n.startswith("AIPW ATE failed")), "estimation failed")
+        row["summary"] = _sentence_unavailable(name, window_days, horizon, failure)
+        return row
+
+    row.update(_estimate_columns(ate))
+    row["warnings"] = SEPARATOR.join([*ate.warnings, *notes])
+    row["summary"] = _sentence(row, name)
+    return row
+
+
+def _insufficient(n_units: int, n_adopters: int, y: np.ndarray, min_per_arm: int, horizon: int) -> str | None:
+    if n_units == 0:
+        return f"no new users with an observed {horizon}-day outcome"
+    if n_adopters < min_per_arm:
+        return f"only {n_adopters} of {n_units} users adopted it (need at least {min_per_arm})"
+    if n_units - n_adopters < min_per_arm:
+        return f"only {n_units - n_adopters} of {n_units} users did not adopt it (need at least {min_per_arm})"
+    if np.ptp(y) == 0:
+        return f"{horizon}-day retention is {y[0]:.0%} for every user: nothing to explain"
+    return None
+
+
+def _try(
+    notes: list[str],
+    label: str,
+    df: pd.DataFrame,
+    outcome: str,
+    covariates: list[str],
+    method: str,
+    estimand: str,
+    **kwargs: Any,
+) -> EffectEstimate | None:
+    try:
+        return estimate_effect(df, "adopted", outcome, covariates, method, estimand, **kwargs)
+    except ValueError as exc:
+        notes.append(f"{label} failed: {exc}")
+        return None
+
+
+def _estimate_columns(ate: EffectEstimate) -> dict[str, Any]:
+    d = ate.diagnostics
+    ov, bal = d.overlap, d.balance
+    passed = {r.name: bool(r.passed) for r in d.refutations}
+    return {
+        "ate_estimate": ate.estimate,
+        "ate_ci_low": ate.ci_low,
+        "ate_ci_high": ate.ci_high,
+        "ate_std_error": ate.std_error,
+        "ate_p_value": ate.p_value,
+        "n": ate.n,
+        "n_treated": ate.n_treated,
+        "n_trimmed": ov.n_trimmed,
+        "share_trimmed": ov.share_trimmed,
+        "ess_treated": ov.ess_treated,
+        "ess_control": ov.ess_control,
+        "propensity_treated_median": ov.treated.quantiles["q50"],
+        "propensity_control_median": ov.control.quantiles["q50"],
+        "max_abs_smd_before": bal.max_abs_smd_before,
+        "max_abs_smd_after": bal.max_abs_smd_after,
+        "worst_covariate_after": bal.worst_after,
+        "refutations_run": bool(d.refutations),
+        "placebo_passed": passed.get("placebo_treatment"),
+        "random_common_cause_passed": passed.get("random_common_cause"),
+        "data_subset_passed": passed.get("data_subset"),
+        "refutations_passed": all(passed.values()) if passed else None,
+        "reliable": bool(ate.reliable),
+        "diagnostics": json.dumps(d.to_dict(), sort_keys=True),
+    }
+
+
+def _display_name(name: str) -> str:
+    """'Automations' -> 'automations'; acronyms ('SQL editor', 'AI assistant') stay as written."""
+    if len(name) > 1 and name[1].isupper():
+        return name
+    return name[:1].lower() + name[1:]
+
+
+def _pp(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def _sentence_unavailable(name: str, window_days: int, horizon: int, reason: str) -> str:
+    return (
+        f"No estimate for adopting {_display_name(name)} in the first {window_days} days on {horizon}-day "
+        f"retention: {reason}."
+    )
+
+
+def _sentence(row: dict[str, Any], name: str) -> str:
+    """'Adopting X in the first 14 days raises 30-day retention by +5.1 pp (95 % CI ...); the naive ...'"""
+    est, lo, hi = row["ate_estimate"], row["ate_ci_low"], row["ate_ci_high"]
+    subject = f"Adopting {_display_name(name)} in the first {row['adoption_window_days']} days"
+    metric = f"{row['horizon_days']}-day retention"
+    ci = f"95 % CI {_pp(lo)} to {_pp(hi)}"
+    if lo > 0 or hi < 0:
+        verb = "raises" if est > 0 else "lowers"
+        text = f"{subject} {verb} {metric} by {_pp(est)} pp ({ci})"
+    else:
+        text = f"{subject} has no clear effect on {metric} ({_pp(est)} pp, {ci})"
+    text += _selection_clause(row["naive_estimate"], est, row["ate_std_error"])
+    if not row["reliable"]:
+        first = str(row["warnings"]).split(SEPARATOR)[0].removeprefix(f"{UNRELIABLE}: ")
+        first = first.removesuffix("; do not act on this estimate")
+        text = f"{UNRELIABLE} -- {text}; do not act on it: {first}"
+    return text + "."
+
+
+def _selection_clause(naive_est: float, est: float, se: float) -> str:
+    if not math.isfinite(naive_est):
+        return ""
+    said = f"; the naive comparison says {_pp(naive_est)} pp"
+    gap = naive_est - est
+    if abs(gap) <= max(se, 0.2 * abs(naive_est)):
+        return f"{said}, close to the adjusted figure, so little of the raw gap is selection"
+    if naive_est * est >= 0 and abs(est) < abs(naive_est):
+        share = gap / naive_est
+        amount = "most" if share >= 0.6 else "about half" if share >= 0.4 else "part"
+        return f"{said}, so {amount} of the raw gap is selection"
+    if abs(est) > abs(naive_est) and naive_est * est >= 0:
+        return f"{said}: selection hides part of the effect"
+    return f"{said}, the opposite sign: selection dominates the raw gap"
