@@ -6,7 +6,7 @@ from dagster import AssetExecutionContext
 from dagster_defs.resources import PintelResource
 from pintel.ingest.landing import load_landing
 
-RAW_TABLES = ("events", "identifies", "ingested_files", "custom_events")
+RAW_TABLES = ("events", "identifies", "ingested_files", "custom_events", "truth_churn_snapshots")
 
 
 @dg.multi_asset(

@@ -22,6 +22,7 @@ class PintelResource(dg.ConfigurableResource):
         settings = Settings.from_env(warehouse=self.warehouse or None, landing=self.landing or None)
         # dbt's profile reads the same variable; set it for the dbt subprocess.
         os.environ["PINTEL_WAREHOUSE"] = str(settings.warehouse)
+        os.environ["PINTEL_REPORTS"] = str(settings.reports)
         return settings
 
 

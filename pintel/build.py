@@ -34,8 +34,10 @@ class BuildReport:
 
 @contextmanager
 def _env(settings: Settings) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ("PINTEL_WAREHOUSE", "PINTEL_DBT_TARGET", "DBT_SEND_ANONYMOUS_USAGE_STATS")}
+    keys = ("PINTEL_WAREHOUSE", "PINTEL_DBT_TARGET", "PINTEL_REPORTS", "DBT_SEND_ANONYMOUS_USAGE_STATS")
+    saved = {k: os.environ.get(k) for k in keys}
     os.environ["PINTEL_WAREHOUSE"] = str(settings.warehouse)
+    os.environ["PINTEL_REPORTS"] = str(settings.reports)
     os.environ["PINTEL_DBT_TARGET"] = settings.dbt_target
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     try:

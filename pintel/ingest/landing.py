@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pintel.ingest.truth import load_truth
 from pintel.settings import connect
 
 SEGMENT_COLUMNS = ("messageId", "type", "event", "userId", "anonymousId", "timestamp", "receivedAt", "context")
@@ -150,6 +151,7 @@ def load_landing(landing: str | Path, warehouse: str | Path) -> LoadReport:
             )
             next_id += 1
         if not todo:
+            load_truth(landing, con)
             return report
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         con.execute("begin transaction")
@@ -179,6 +181,8 @@ def load_landing(landing: str | Path, warehouse: str | Path) -> LoadReport:
             )
             con.unregister("new_files")
             _register_custom_events(con, landing, loaded_at)
+            # A simulated landing folder carries its ground truth: loaded for evaluation only, never a feature.
+            load_truth(landing, con)
             con.execute("commit")
         except Exception:
             con.execute("rollback")

@@ -1,0 +1,8 @@
+"""Churn model registry: v1 + v2 trained on a time split of the labelled snapshots (pintel.ml.churn_pipeline)."""
+
+from pintel.ml.churn_pipeline import run_registry
+
+
+def model(dbt, session):
+    dbt.config(materialized="incremental", unique_key=["version", "model_hash"], incremental_strategy="delete+insert")
+    return run_registry(session, dbt.ref("fct_user_features"), dbt.ref("fct_churn_labels"))
