@@ -12,7 +12,7 @@ DEMO_USERS ?= 5000
 DEMO_DAYS ?= 90
 DEMO_SEED ?= 7
 
-.PHONY: install lint format test demo dq ui bench clean
+.PHONY: install lint format test dq-ci demo dq ui bench clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,16 @@ format: install
 
 test: install lint
 	pytest -n 2 --dist loadfile -q
+	$(MAKE) --no-print-directory dq-ci
+
+# A small simulated warehouse checked by every Great Expectations suite: Data Docs land in reports/ and the
+# one-screen summary in the CI log.
+CI_HOME := $(abspath build/ci)
+dq-ci: install
+	rm -rf $(CI_HOME)
+	pintel simulate --users 800 --days 60 --seed 11 --out $(CI_HOME)/landing
+	PINTEL_REPORTS=$(abspath reports) pintel build --warehouse $(CI_HOME)/pintel.duckdb --landing $(CI_HOME)/landing --exclude path:models/ml
+	pintel dq --warehouse $(CI_HOME)/pintel.duckdb --reports reports
 
 $(DAGSTER_HOME)/dagster.yaml: dagster_defs/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)

@@ -112,15 +112,18 @@ def simulate_cmd(
 @click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file (default $PINTEL_WAREHOUSE).")
 @click.option("--landing", type=click.Path(path_type=Path), help="Landing folder (default $PINTEL_LANDING).")
 @click.option("--select", "select", multiple=True, help="dbt selection (default: everything).")
+@click.option("--exclude", "exclude", multiple=True, help="dbt exclusion, e.g. path:models/ml.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
-def build_cmd(warehouse: Path | None, landing: Path | None, select: tuple[str, ...], full_refresh: bool) -> None:
+def build_cmd(
+    warehouse: Path | None, landing: Path | None, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool
+) -> None:
     """Load landed batches into raw and build the dbt warehouse from them."""
     from pintel.build import BuildError, build
     from pintel.settings import Settings
 
     settings = Settings.from_env(warehouse=warehouse, landing=landing)
     try:
-        report = build(settings, select=list(select) or None, full_refresh=full_refresh)
+        report = build(settings, select=list(select) or None, full_refresh=full_refresh, exclude=list(exclude) or None)
     except (BuildError, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(

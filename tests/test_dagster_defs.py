@@ -47,7 +47,7 @@ def test_definitions_load_with_the_whole_asset_graph(defs: dg.Definitions) -> No
     checks = {key.name for key in graph.asset_check_keys}
     present = {name for name, spec in SUITES.items() if spec.asset.replace(".", "/") in keys}
     assert {f"gx_{name}" for name in present} <= checks
-    assert {"gx_fct_events", "gx_active_users_daily", "gx_conservation"} <= checks
+    assert {"gx_fct_events", "gx_active_users_daily", "gx_conservation", "gx_churn_predictions"} <= checks
     assert any(not name.startswith("gx_") for name in checks), "dbt tests appear as asset checks"
     blocking = {spec.key.name for c in defs.asset_checks or [] for spec in c.check_specs if spec.blocking}
     assert {"gx_fct_events", "gx_active_users_daily", "gx_conservation"} <= blocking

@@ -144,7 +144,7 @@ def _failure(result: SuiteResult, expectation: str, column: str | None = None) -
 
 
 def test_registry_marks_the_blocking_suites() -> None:
-    assert set(CRITICAL_SUITES) == {"fct_events", "active_users_daily", "conservation"}
+    assert set(CRITICAL_SUITES) == {"fct_events", "active_users_daily", "conservation", "churn_predictions"}
     assert SUITES["fct_events"].asset == "marts.fct_events"
     assert SUITES["churn_predictions"].optional
 
@@ -165,13 +165,13 @@ def test_churn_suite_is_skipped_until_the_table_exists(warehouse: Path, gx_root:
     skipped = run_suite(warehouse, "churn_predictions", context_root=gx_root, record=False)
     assert skipped.status == "skipped"
     assert skipped.success and not skipped.blocking
-    assert "ml.churn_predictions" in (skipped.skip_reason or "")
+    assert "ml.churn_scores_v2" in (skipped.skip_reason or "")
 
     _inject(
         warehouse,
         """
         create schema ml;
-        create table ml.churn_predictions as
+        create table ml.churn_scores_v2 as
         select * from (values
             ('u1', date '2025-03-01', 0.2, 'low', 'v1', 'abc'),
             ('u2', date '2025-03-01', 1.2, 'high', 'v1', 'abc'),

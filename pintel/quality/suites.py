@@ -437,7 +437,7 @@ def _load_churn_predictions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return _query(
         con,
         "select user_id, snapshot_date, churn_probability, risk_band, model_version, model_hash "
-        "from ml.churn_predictions",
+        "from ml.churn_scores_v2",
     )
 
 
@@ -558,13 +558,13 @@ _SPECS: tuple[SuiteSpec, ...] = (
     ),
     SuiteSpec(
         name="churn_predictions",
-        asset="ml.churn_predictions",
-        critical=False,
-        description="Churn scores are probabilities, versioned, one per user, snapshot and model version.",
+        asset="ml.churn_scores_v2",
+        critical=True,
+        description="Served churn scores (latest version): probabilities, versioned, one per user and snapshot.",
         load=_load_churn_predictions,
         expectations=_churn_predictions_expectations,
         index_columns=("user_id", "snapshot_date", "model_version"),
-        requires=("ml.churn_predictions",),
+        requires=("ml.churn_scores_v2",),
         optional=True,
     ),
 )
