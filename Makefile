@@ -54,6 +54,7 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 	pintel simulate --users $(DEMO_USERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED) --out $(PINTEL_LANDING) --overwrite
 	dagster job execute -m dagster_defs -j pintel_daily
 	pintel summary
+	pintel dq
 	@echo "Dagster UI: make ui  (http://127.0.0.1:3000)"
 
 dq: install

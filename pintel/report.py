@@ -43,11 +43,41 @@ def warehouse_summary(settings: Settings) -> str:
                 "where segment_dim = 'all' order by activity_date desc limit 7"
             ).fetchall()[::-1]:
                 lines.append(f"  {day}  DAU {dau:>7,}  WAU {wau:>7,}  MAU {mau:>7,}  stickiness {stick or 0:.2f}")
+        lines += _ml_sections(con, present)
     finally:
         con.close()
     target = settings.warehouse.parent / "dbt_target"
     lines += [
         f"warehouse (DuckDB): {settings.warehouse}",
         f"dbt docs: {target / 'index.html'} (after `dbt docs generate`, see README)",
+        f"reports (digest, Data Docs, incident charts, calibration plot): {settings.reports}",
     ]
     return "\n".join(lines)
+
+
+def _ml_sections(con, present: set[str]) -> list[str]:
+    """What the models concluded, when their tables exist: one line each, the detail stays in the tables."""
+    lines: list[str] = []
+    if "ml.ml_churn_metrics" in present:
+        lines.append("churn model, held-out later window (ROC-AUC / ECE):")
+        for model, auc, ece in con.execute("select model, roc_auc, ece from ml.ml_churn_metrics").fetchall():
+            lines.append(f"  {model:<10} {auc or float('nan'):.3f} / {ece or float('nan'):.3f}")
+    sections = (
+        ("ml.experiment_results_served", "experiments:", "select summary from ml.experiment_results_served"),
+        (
+            "ml.causal_feature_impact_served",
+            "key feature impact:",
+            "select summary from ml.causal_feature_impact_served where is_key_feature order by horizon_days",
+        ),
+        (
+            "ml.metric_incidents_served",
+            "metric incidents (latest 5):",
+            'select summary from ml.metric_incidents_served order by "start" desc limit 5',
+        ),
+    )
+    for table, title, sql in sections:
+        if table in present:
+            rows = con.execute(sql).fetchall()
+            lines.append(title)
+            lines += [f"  - {row[0]}" for row in rows] or ["  (none)"]
+    return lines
