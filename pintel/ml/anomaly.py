@@ -757,8 +757,10 @@ def _infer_gap(ts: pd.Series, keys: pd.Series) -> pd.Timedelta:
 
 
 def _split_runs(rows: pd.DataFrame, max_gap: pd.Timedelta) -> list[pd.DataFrame]:
+    """Runs of one series: a gap longer than ``max_gap`` or a change of sign (drop <-> spike) starts a new run."""
     rows = rows.sort_values("ts", kind="mergesort")
-    breaks = rows["ts"].diff() > max_gap
+    sign = np.sign(rows["score"].astype(float).fillna(0.0))
+    breaks = (rows["ts"].diff() > max_gap) | (sign.ne(sign.shift()) & sign.shift().notna())
     return [part for _, part in rows.groupby(breaks.cumsum().to_numpy(), sort=True)]
 
 
@@ -831,8 +833,9 @@ def group_incidents(
 
     Algorithm:
 
-    1. **Runs** -- per series (metric, dim, value), flagged points no more than ``max_gap`` apart form a run
-       (default gap: 3 sampling steps, the step being the smallest spacing seen within a series).
+    1. **Runs** -- per series (metric, dim, value), flagged points no more than ``max_gap`` apart and of the
+       same sign form a run (default gap: 3 sampling steps, the step being the smallest spacing seen within a
+       series); a drop followed by a spike is two runs.
     2. **Causes** -- run A *explains* run B when both are of the same metric and direction, overlap in time
        (within ``max_gap``), A is a segment of a *different* dimension than B (the overall series counts as
        no dimension; values of one dimension are disjoint and cannot explain each other), A is a smaller
@@ -841,8 +844,9 @@ def group_incidents(
        (smallest volume, then largest share) and its cause is the end of that chain: the overall drop of
        events and the country=US drop both end at platform=android (20 % of traffic, 92 % of the drop) when
        android explains them. A run nothing explains is its own cause ("overall" for the overall series).
-    3. **Merge** -- runs with the same cause whose time spans overlap or are within ``max_gap`` are merged,
-       across metrics (events and DAU dropping because of android become one incident).
+    3. **Merge** -- runs with the same cause and direction whose time spans overlap or are within ``max_gap``
+       are merged, across metrics (events and DAU dropping because of android become one incident; a drop
+       followed by a spike of the same segment stays two incidents).
     4. **Describe** -- ``incident_id`` = sha1(first ts | cause)[:12] (stable as later batches extend it),
        ``start``/``end``, ``metrics`` (sorted, comma-joined), ``cause_dim``/``cause_value``/``cause``
        ("dim=value" or "overall"), ``segments`` (all series involved), ``peak_metric``/``peak_score``
@@ -894,10 +898,10 @@ def group_incidents(
     _assign_causes(runs, gap, min_share)
 
     records = []
-    by_cause: dict[tuple[str, str], list[_Run]] = {}
+    by_cause: dict[tuple[tuple[str, str], int], list[_Run]] = {}
     for run in runs:
-        by_cause.setdefault(run.cause, []).append(run)
-    for cause, cause_runs in sorted(by_cause.items()):
+        by_cause.setdefault((run.cause, run.direction), []).append(run)
+    for (cause, _), cause_runs in sorted(by_cause.items()):
         cause_runs.sort(key=lambda r: (r.start, r.end, r.metric))
         clusters: list[list[_Run]] = []
         for run in cause_runs:

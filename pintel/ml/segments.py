@@ -41,7 +41,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
-__all__ = ["SegmentResult", "discover_segments"]
+__all__ = ["SegmentResult", "assign_segments", "discover_segments"]
 
 CENTROID_COLUMNS: tuple[str, ...] = ("segment_id", "segment_name", "feature", "transform", "center")
 _SKEW_FOR_LOG = 1.0
@@ -365,4 +365,37 @@ def discover_segments(
         k=k,
         criterion=criterion,
         centroids=_centroid_frame(prepared, centers, ids, names),
+    )
+
+
+def assign_segments(features: pd.DataFrame, centroids: pd.DataFrame) -> pd.DataFrame:
+    """Assign users to the nearest stored centroid (the ``centroids`` frame of a :class:`SegmentResult`).
+
+    The features go through the same preprocessing as in :func:`discover_segments` (the stored log1p
+    choices, median imputation, standardisation on these users), and each user gets the segment whose
+    standardised centroid is nearest. On the features a result was fitted on, this reproduces its
+    assignments exactly (KMeans labels are the nearest final centre), which lets a warehouse keep only the
+    centroids as state. Returns ``user_id``, ``segment_id``, ``segment_name``.
+    """
+    frame = _validate(features)
+    prev = _previous_centroids(centroids)
+    wide = prev.pivot_table(index="segment_id", columns="feature", values="center", aggfunc="first")
+    missing = [c for c in wide.columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"features lack centroid features {missing}")
+    forced = {}
+    if "transform" in prev.columns:
+        forced = {str(f): t == "log1p" for f, t in prev.drop_duplicates("feature")[["feature", "transform"]].to_numpy()}
+    prepared = _prepare(frame[list(wide.columns)], forced)
+    cols = prepared.columns
+    centers = (wide[cols].to_numpy(dtype=float) - prepared.scaler.mean_) / prepared.scaler.scale_
+    dist = ((prepared.matrix[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+    ids = wide.index.to_numpy()[dist.argmin(axis=1)].astype(int)
+    names = (
+        prev.drop_duplicates("segment_id").set_index("segment_id")["segment_name"]
+        if "segment_name" in prev.columns
+        else pd.Series({i: str(i) for i in wide.index})
+    )
+    return pd.DataFrame(
+        {"user_id": frame.index.to_numpy(), "segment_id": ids, "segment_name": names.reindex(ids).to_numpy()}
     )
