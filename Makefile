@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 lint: install
 	ruff check pintel dagster_defs tests benchmarks
 	ruff format --check pintel dagster_defs tests benchmarks
+	@mkdir -p $(dir $(PINTEL_WAREHOUSE))
 	@if [ -d dbt_project/models ]; then cd dbt_project && sqlfluff lint models --processes 2; fi
 
 format: install
