@@ -16,6 +16,17 @@ valid_messages as (
 
 ),
 
+already_kept as (
+
+    {% if is_incremental() %}
+        select existing.message_id from {{ this }} as existing
+    {% else %}
+        select cast(null as varchar) as message_id
+        where false
+    {% endif %}
+
+),
+
 ranked as (
 
     select
@@ -46,6 +57,4 @@ select
 from ranked
 where
     copy_number = 1
-    {% if is_incremental() -%}
-        and message_id not in (select existing.message_id from {{ this }} as existing)
-    {%- endif %}
+    and message_id not in (select already_kept.message_id from already_kept)

@@ -22,6 +22,21 @@ bounds as (
 
 ),
 
+recompute_after as (
+
+    {% if is_incremental() %}
+        select coalesce(min(events.event_date), max(bounds.last_date)) as first_affected_date
+        from {{ ref('fct_events') }} as events
+        cross join bounds
+        where
+            events.loaded_at
+            > (select max(existing.source_loaded_at) as watermark from {{ this }} as existing)
+    {% else %}
+        select cast('1900-01-01' as date) as first_affected_date
+    {% endif %}
+
+),
+
 snapshots as (
 
     select dates.date_day as snapshot_date
@@ -30,15 +45,7 @@ snapshots as (
     where
         dates.iso_day_of_week = 1
         and dates.date_day >= bounds.first_date + {{ var('churn_inactivity_days') }}
-        {% if is_incremental() %}
-            and dates.date_day > (
-                select coalesce(min(events.event_date), bounds.last_date) as first_affected_date
-                from {{ ref('fct_events') }} as events
-                where
-                    events.loaded_at
-                    > (select max(existing.source_loaded_at) as watermark from {{ this }} as existing)
-            )
-        {% endif %}
+        and dates.date_day > (select recompute_after.first_affected_date from recompute_after)
 
 ),
 
