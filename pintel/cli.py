@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import click
+import duckdb
 
 from pintel.simulate import SimConfig, simulate
 
@@ -153,18 +154,12 @@ def ingest_cmd(path, user_col, event_col, time_col, properties_col, id_col, sour
     mapping = ColumnMapping(user_col, event_col, time_col, properties_col, id_col)
     try:
         report = ingest(path, settings.landing, mapping, source=source, strict_taxonomy=strict_taxonomy)
-    except (ValueError, FileNotFoundError, duckdb_errors()) as exc:
+    except (ValueError, FileNotFoundError, duckdb.Error) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"landed {report.rows:,} rows from {len(report.files)} file(s) as source '{source}' "
         f"({len(report.events)} event names) in {settings.landing}; now run `pintel build`"
     )
-
-
-def duckdb_errors() -> type[Exception]:
-    import duckdb
-
-    return duckdb.Error
 
 
 @main.command("summary")

@@ -133,7 +133,6 @@ class StepOut:
     downgrade: np.ndarray
     key_adopt: np.ndarray
     signup: np.ndarray
-    decided_now: np.ndarray
 
 
 class World:
@@ -270,5 +269,4 @@ class World:
             downgrade=downgrade,
             key_adopt=key_adopt,
             signup=signup,
-            decided_now=decide,
         )

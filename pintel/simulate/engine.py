@@ -390,7 +390,7 @@ class Simulation:
         dup_table = dup_table.set_column(
             dup_table.schema.get_field_index("receivedAt"), "receivedAt", format_timestamps(redelivered)
         )
-        self.events.add(pa.concat_tables([table, dup_table]), np.r_[received, redelivered], np.r_[seq, seq[dup]])
+        self.events.add(pa.concat_tables([table, dup_table]), np.r_[received, redelivered])
         self._identify(day, act, ev, out, received)
         # Truth: what is valid is what the warehouse must count.
         valid = reason < 0
@@ -455,7 +455,6 @@ class Simulation:
             )
             for u, s in zip(users, signup_ms, strict=True)
         ]
-        seq = np.arange(len(users), dtype=np.int64) + (day << 32)
         ctx = self.factory.context_index(day, pop.platform[users], pop.country[users], pop.version_lag[users])
         table = pa.table(
             {
@@ -474,4 +473,4 @@ class Simulation:
                 "context": self.factory.contexts.take(pa.array(ctx)),
             }
         )
-        self.identifies.add(table, recv, seq)
+        self.identifies.add(table, recv)

@@ -65,7 +65,6 @@ FEATURE_POPULARITY = {
     "sharing": 1.5,
     "comments": 1.5,
     "exports": 1.2,
-    "search": 1.0,
 }
 
 

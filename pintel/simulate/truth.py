@@ -23,7 +23,6 @@ from pintel.simulate.config import (
     PERSONAS,
     PLATFORMS,
 )
-from pintel.simulate.events import DAY_MS
 
 if TYPE_CHECKING:
     from pintel.simulate.engine import Simulation
@@ -410,5 +409,4 @@ def _realism(sim, daily, churn_snap, user, day, causal_summary) -> dict:
         "weekday_over_weekend_dau": float(dau[weekday < 5].mean() / max(dau[weekday >= 5].mean(), 1.0)),
         "peak_over_trough_hourly_events": float(hourly.max() / max(hourly.min(), 1.0)),
         "events_per_day_mean": float(daily["valid_events"].mean()),
-        "day_ms": DAY_MS,
     }

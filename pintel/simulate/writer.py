@@ -54,11 +54,10 @@ class BatchWriter:
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: list[Future] = []
 
-    def add(self, table: pa.Table, received_ms: np.ndarray, seq: np.ndarray) -> None:
+    def add(self, table: pa.Table, received_ms: np.ndarray) -> None:
         if table.num_rows == 0:
             return
         hour = received_ms // HOUR_MS
-        table = table.append_column("_recv_ms", pa.array(received_ms)).append_column("_seq", pa.array(seq))
         order = np.argsort(hour, kind="stable")
         hour_sorted = hour[order]
         table = table.take(pa.array(order))
@@ -85,7 +84,6 @@ class BatchWriter:
 
     def _write(self, hour: int, table: pa.Table) -> Path:
         # Rows keep generation order (deterministic); sorting ~50k rows per file costs more than it gives.
-        table = table.drop_columns(["_recv_ms", "_seq"])
         stamp = np.datetime64(hour * HOUR_MS, "ms").astype("datetime64[h]").item()
         folder = self.root / f"date={stamp:%Y-%m-%d}"
         if self.hours == 1:
