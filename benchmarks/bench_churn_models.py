@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pintel.build
 from pintel.build import run_dbt
 from pintel.ingest.landing import load_landing
-from pintel.ingest.truth import load_truth
-from pintel.settings import Settings, connect
+from pintel.ml.metrics import EVALUATION_COLUMNS
+from pintel.settings import Settings
 from pintel.simulate import SimConfig, simulate
 
 CHURN_MODELS = ["ml_model_registry", "churn_predictions", "churn_scores", "ml_churn_metrics", "ml_churn_monitoring"]
@@ -107,13 +107,8 @@ def main() -> None:
         cap_duckdb_memory(work, args.memory_limit)
 
         start = time.perf_counter()
-        load_landing(landing, settings.warehouse)
-        con = connect(settings.warehouse)
-        try:
-            truth_rows = load_truth(landing, con)
-        finally:
-            con.close()
-        print(f"loaded landing in {time.perf_counter() - start:.0f} s ({truth_rows:,} truth rows)")
+        load_landing(landing, settings.warehouse)  # also loads the evaluation-only churn truth
+        print(f"loaded landing in {time.perf_counter() - start:.0f} s")
 
         exclude = ["--exclude", *CHURN_MODELS, "--indirect-selection", "cautious"]
         seconds, _ = timed_dbt(settings, ["build", "--select", *UPSTREAM, *exclude])
@@ -153,18 +148,7 @@ def main() -> None:
     )
     calibration = {r.version: json.loads(r.params)["calibration"] for r in registry.itertuples()}
     print(f"calibration: {calibration}")
-    cols = [
-        "roc_auc",
-        "pr_auc",
-        "brier",
-        "ece",
-        "precision_top10",
-        "recall_top10",
-        "early_flag_share",
-        "n",
-        "positives",
-    ]
-    print(metrics[cols].round(4).to_string())
+    print(metrics[EVALUATION_COLUMNS[1:]].round(4).to_string())
     print(scored.to_string(index=False))
 
     v2 = metrics.loc["v2"]

@@ -21,10 +21,9 @@ import pytest
 
 from pintel.build import run_dbt
 from pintel.ingest.landing import load_landing
-from pintel.ingest.truth import load_truth
 from pintel.ml import churn_pipeline as cp
 from pintel.ml.churn import EmptySnapshotError, load_model_from_registry
-from pintel.settings import Settings, connect
+from pintel.settings import Settings
 from pintel.simulate import SimConfig, simulate
 
 SIM = SimConfig(users=1200, days=120, seed=11)
@@ -50,14 +49,8 @@ def _copy_partitions(full: Path, landing: Path, keep) -> None:
 
 
 def _build(settings: Settings) -> None:
-    """``pintel build`` of the churn lineage, plus the evaluation-only truth table (load_truth is not in the
-    loader yet)."""
+    """``pintel build`` of the churn lineage (the loader also lands the evaluation-only truth table)."""
     load_landing(settings.landing, settings.warehouse)
-    con = connect(settings.warehouse)
-    try:
-        load_truth(settings.landing, con)
-    finally:
-        con.close()
     run_dbt(settings, ["build", "--select", *CHURN_SELECT, "--indirect-selection", "cautious"])
 
 
