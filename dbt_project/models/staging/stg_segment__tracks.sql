@@ -49,23 +49,32 @@ typed as (
 
 ),
 
-property_violations as (
+property_types as (
 
-    select distinct typed.raw_row_id
+    -- the JSON type of each catalogued property a message carries, read once per (message, property)
+    select
+        typed.raw_row_id,
+        expected.property_type,
+        json_type(typed.properties, '$.' || expected.property_name) as actual_type
     from typed
     inner join {{ ref('event_properties') }} as expected
         on typed.event_name = expected.event_name
+    where typed.is_valid_json
+
+),
+
+property_violations as (
+
+    select distinct raw_row_id
+    from property_types
     where
-        typed.is_valid_json
-        and coalesce(json_type(typed.properties, '$.' || expected.property_name), 'NULL') != 'NULL'
+        coalesce(actual_type, 'NULL') != 'NULL'
         and not (
-            case expected.property_type
-                when 'string' then json_type(typed.properties, '$.' || expected.property_name) = 'VARCHAR'
-                when 'integer'
-                    then json_type(typed.properties, '$.' || expected.property_name) in ('BIGINT', 'UBIGINT')
-                when 'number'
-                    then json_type(typed.properties, '$.' || expected.property_name) in ('BIGINT', 'UBIGINT', 'DOUBLE')
-                when 'boolean' then json_type(typed.properties, '$.' || expected.property_name) = 'BOOLEAN'
+            case property_type
+                when 'string' then actual_type = 'VARCHAR'
+                when 'integer' then actual_type in ('BIGINT', 'UBIGINT')
+                when 'number' then actual_type in ('BIGINT', 'UBIGINT', 'DOUBLE')
+                when 'boolean' then actual_type = 'BOOLEAN'
                 else true
             end
         )
