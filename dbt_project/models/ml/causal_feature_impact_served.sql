@@ -11,6 +11,7 @@ select
     cast(outcome as varchar) as outcome,
     cast(adoption_window_days as integer) as adoption_window_days,
     cast(cohort_units as integer) as cohort_units,
+    cast(left_before_landmark as integer) as left_before_landmark,
     cast(adopters as integer) as adopters,
     cast(adoption_rate as double) as adoption_rate,
     cast(adopters_by_day_6 as integer) as adopters_by_day_6,

@@ -5,6 +5,9 @@
 -- adoption could happen (the covariates), and were they active 30 / 60 days later (the outcomes).
 -- Days are UTC calendar days counted from the signup day (day 0). Only users with a signed_up event whose
 -- adoption window lies inside the data enter; outcomes are null where their window is not fully observed.
+-- present_at_landmark: active at least once in the last var('landmark_presence_days') days of the adoption
+-- window. Adopting needs the user to still be around, so users who left early can only be non-adopters
+-- (immortal time); the causal model compares adopters and non-adopters among users present at the landmark.
 with
 
 bounds as (
@@ -70,6 +73,10 @@ user_activity as (
         user_id,
         count(*) filter (where day_number between 0 and 6) as active_days_d0_6,
         coalesce(sum(events) filter (where day_number between 0 and 6), 0) as events_d0_6,
+        count(*) filter (
+            where day_number between {{ var('adoption_window_days') }} - {{ var('landmark_presence_days') }}
+            and {{ var('adoption_window_days') }} - 1
+        ) as landmark_active_days,
         count(*) filter (where day_number between 30 and 36) > 0 as active_d30_36,
         count(*) filter (where day_number between 60 and 66) > 0 as active_d60_66
     from user_days
@@ -108,6 +115,7 @@ cohort as (
         new_users.company_size,
         coalesce(user_activity.active_days_d0_6, 0) as active_days_d0_6,
         coalesce(user_activity.events_d0_6, 0) as events_d0_6,
+        coalesce(user_activity.landmark_active_days, 0) as landmark_active_days,
         new_users.signup_date + 36 <= bounds.last_date as observed_30d,
         new_users.signup_date + 66 <= bounds.last_date as observed_60d,
         coalesce(user_activity.active_d30_36, false) as active_d30_36,
@@ -134,6 +142,8 @@ select
     cohort.company_size,
     cast(cohort.active_days_d0_6 as integer) as active_days_d0_6,
     cast(cohort.events_d0_6 as bigint) as events_d0_6,
+    cast(cohort.landmark_active_days as integer) as landmark_active_days,
+    cohort.landmark_active_days > 0 as present_at_landmark,
     cohort.observed_30d,
     cohort.observed_60d,
     case when cohort.observed_30d then cohort.active_d30_36 end as retained_30d,
