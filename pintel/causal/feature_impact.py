@@ -16,16 +16,16 @@ Design (and its limits, repeated in the dbt model's docs):
   that concerns. The key feature is adopted in days 7-13, most other features earlier;
 * immortal time and the landmark: adopting requires still being an active user on the adoption day, so
   users who leave early can only be non-adopters. Over the whole cohort that lowers the non-adopters'
-  retention at given covariates and biases the estimate upward (key feature, 30 days, 5 000 users x 90
-  days, six seeds: +3.2 pp on average against a true +5 pp, +0.8 to +5.9 pp). So the comparison is a *landmark*
-  analysis: only units ``present_at_landmark`` (active at least once in the last days of the adoption
-  window) are compared, adopters and non-adopters alike; the others are counted in
+  retention at given covariates and biases the estimate upward (key feature, 30 days, 50 000 users x 180
+  days, three seeds: +2.5 to +5.2 pp against a true +5.2 pp; benchmarks/bench_causal.py). So the comparison
+  is a *landmark* analysis: only units ``present_at_landmark`` (active at least once in the last days of the
+  adoption window) are compared, adopters and non-adopters alike; the others are counted in
   ``left_before_landmark``. The estimand is the effect among users still around at the end of the window.
-  Presence is seen through activity, and the adoption itself is activity, so a non-adopter has to show up
-  on their own to count: a little of the low-engagement non-adopter tail drops out and the estimate leans
-  slightly low instead (same six seeds: -0.5 pp on average, -1.4 to +1.6 pp, each within one standard
-  error);
-* * adjustment removes only observed confounding. A feature whose adoption is driven by something not in
+  Presence is seen through activity, which leaves two smaller opposing biases: a non-adopter active early in
+  the last week who left before its end still counts (upward), and the adoption is itself activity, so
+  adopters are present by construction while non-adopters must show up on their own (downward). Measured
+  residual on the same data: -1.1 to +1.6 pp (about two standard errors at that size; mean +0.6 pp);
+* adjustment removes only observed confounding. A feature whose adoption is driven by something not in
   the covariates (who the user is, activity after day 6) keeps a biased estimate that no diagnostic
   here can detect -- treat non-key rows as screening, not proof;
 * a feature with too few adopters (or non-adopters), or a retention rate with no variation, gets a row
