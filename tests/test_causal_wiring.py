@@ -188,7 +188,8 @@ def test_naive_difference_is_visibly_biased_and_matches_the_simulator(
 def test_key_feature_summary_reads_as_a_sentence(impact: pd.DataFrame) -> None:
     text = _key_row(impact, 30)["summary"]
     assert text.startswith("Adopting automations in the first 14 days ")
-    assert "30-day retention" in text and "95 % CI" in text and "naive comparison says" in text
+    assert "30-day retention of users still active at the end of that window" in text
+    assert "95 % CI" in text and "naive comparison says" in text
     assert text.endswith(".")
 
 

@@ -372,6 +372,8 @@ def _sentence(row: dict[str, Any], name: str) -> str:
     est, lo, hi = row["ate_estimate"], row["ate_ci_low"], row["ate_ci_high"]
     subject = f"Adopting {_display_name(name)} in the first {row['adoption_window_days']} days"
     metric = f"{row['horizon_days']}-day retention"
+    if row["left_before_landmark"]:
+        metric += " of users still active at the end of that window"
     ci = f"95 % CI {_pp(lo)} to {_pp(hi)}"
     if lo > 0 or hi < 0:
         verb = "raises" if est > 0 else "lowers"
