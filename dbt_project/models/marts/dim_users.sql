@@ -14,6 +14,7 @@ activity as (
         min(event_at) as first_seen_at,
         max(event_at) as last_seen_at,
         min(case when event_name = 'signed_up' then event_at end) as signed_up_at,
+        min(case when event_name = 'subscription_cancelled' then event_date end) as cancelled_date,
         mode(platform) as primary_platform,
         mode(event_country) as event_country
     from events
@@ -52,6 +53,7 @@ select
     activity.signed_up_at is not null as signed_up_in_data,
     activity.first_seen_at,
     activity.last_seen_at,
+    activity.cancelled_date,
     coalesce(latest_traits.signup_channel, 'unknown') as signup_channel,
     coalesce(latest_traits.company_size, 'unknown') as company_size,
     coalesce(latest_traits.country, activity.event_country, 'unknown') as country,

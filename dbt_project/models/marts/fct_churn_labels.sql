@@ -34,38 +34,34 @@ activity as (
 
 ),
 
-cancellations as (
+labelled as (
 
     select
-        user_id,
-        min(event_date) as cancelled_date
-    from {{ ref('fct_events') }}
-    where event_name = 'subscription_cancelled'
-    group by user_id
+        activity.user_id,
+        activity.snapshot_date,
+        activity.snapshot_date + {{ var('churn_horizon_days') }} - 1 <= bounds.last_date as is_horizon_complete,
+        case
+            when
+                users.cancelled_date >= activity.snapshot_date
+                and users.cancelled_date < activity.snapshot_date + {{ var('churn_horizon_days') }}
+                then 'cancelled'
+            when activity.active_days_in_horizon = 0 then 'silent'
+        end as churn_kind
+    from activity
+    cross join bounds
+    inner join {{ ref('dim_users') }} as users
+        on activity.user_id = users.user_id
 
 )
 
 select
-    activity.user_id,
-    activity.snapshot_date,
-    activity.snapshot_date + {{ var('churn_horizon_days') }} - 1 <= bounds.last_date as is_horizon_complete,
+    user_id,
+    snapshot_date,
+    is_horizon_complete,
+    churn_kind,
     case
-        when
-            cancellations.cancelled_date >= activity.snapshot_date
-            and cancellations.cancelled_date < activity.snapshot_date + {{ var('churn_horizon_days') }}
-            then 'cancelled'
-        when activity.active_days_in_horizon = 0 then 'silent'
-    end as churn_kind,
-    case
-        when activity.snapshot_date + {{ var('churn_horizon_days') }} - 1 > bounds.last_date then null
-        when
-            cancellations.cancelled_date >= activity.snapshot_date
-            and cancellations.cancelled_date < activity.snapshot_date + {{ var('churn_horizon_days') }}
-            then 1
-        when activity.active_days_in_horizon = 0 then 1
+        when not is_horizon_complete then null
+        when churn_kind is not null then 1
         else 0
     end as churned_30d
-from activity
-cross join bounds
-left join cancellations
-    on activity.user_id = cancellations.user_id
+from labelled

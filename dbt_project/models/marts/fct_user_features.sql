@@ -69,17 +69,6 @@ support_days as (
 
 ),
 
-cancellations as (
-
-    select
-        user_id,
-        min(event_date) as cancelled_date
-    from {{ ref('fct_events') }}
-    where event_name = 'subscription_cancelled'
-    group by user_id
-
-),
-
 key_feature_first_use as (
 
     select
@@ -127,9 +116,9 @@ eligible as (
         on
             snapshots.snapshot_date > user_daily.activity_date
             and user_daily.activity_date >= snapshots.snapshot_date - {{ var('churn_inactivity_days') }}
-    left join cancellations
-        on user_daily.user_id = cancellations.user_id
-    where cancellations.cancelled_date is null or cancellations.cancelled_date >= snapshots.snapshot_date
+    inner join {{ ref('dim_users') }} as users
+        on user_daily.user_id = users.user_id
+    where users.cancelled_date is null or users.cancelled_date >= snapshots.snapshot_date
     group by snapshots.snapshot_date, user_daily.user_id
 
 ),
