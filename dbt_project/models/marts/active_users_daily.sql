@@ -20,13 +20,7 @@ user_days as (
 
 segmented as (
 
-    {% for dim, expr in [
-        ('all', "'all'"),
-        ('plan', 'plan'),
-        ('platform', 'platform'),
-        ('country', 'country'),
-        ('channel', 'signup_channel'),
-    ] %}
+    {% for dim, expr in segment_dimensions() %}
         select distinct
             '{{ dim }}' as segment_dim,
             cast({{ expr }} as varchar) as segment_value,

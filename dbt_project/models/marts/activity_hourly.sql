@@ -21,14 +21,7 @@ events as (
 
 segmented as (
 
-    {% for dim, expr in [
-        ('all', "'all'"),
-        ('plan', 'plan'),
-        ('platform', 'platform'),
-        ('country', 'country'),
-        ('channel', 'signup_channel'),
-        ('event_name', 'event_name'),
-    ] %}
+    {% for dim, expr in segment_dimensions() + [('event_name', 'event_name')] %}
         select
             event_hour,
             '{{ dim }}' as segment_dim,
