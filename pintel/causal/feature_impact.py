@@ -48,6 +48,7 @@ import pandas as pd
 
 from pintel.causal.estimate import UNRELIABLE, EffectEstimate, estimate_effect
 from pintel.causal.estimators import naive
+from pintel.tables import nullable_typed
 
 COVARIATES = ("active_days_d0_6", "events_d0_6", "signup_plan", "signup_channel", "company_size")
 """Pre-adoption covariates (columns of ``ml_feature_adoption_cohort``)."""
@@ -189,17 +190,8 @@ _COUNTS = ("horizon_days", "adoption_window_days", "cohort_units", "left_before_
 _COUNTS += ("adopters_by_day_6", "n", "n_treated", "n_trimmed")
 
 
-def _dtype(column: str) -> str:
-    if column in _TEXT:
-        return "string"
-    if column in _FLAGS:
-        return "boolean"
-    return "Int64" if column in _COUNTS else "Float64"
-
-
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Nullable dtypes throughout, so the warehouse table gets real NULLs and stable types even when empty."""
-    return frame.astype({c: _dtype(c) for c in frame.columns})
+    return nullable_typed(frame, text=_TEXT, flags=_FLAGS, counts=_COUNTS)
 
 
 def _impact_row(

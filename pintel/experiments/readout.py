@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pintel.experiments.analysis import MAX_LEAK_SHARE, ExperimentResult, analyze_experiment
+from pintel.tables import nullable_typed
 
 COLUMNS = [
     "experiment",
@@ -108,20 +109,8 @@ _FLAGS = ("srm_detected", "trustworthy")
 _COUNTS = ("window_days", "units", "control_units", "excluded_multi_variant_units", "excluded_incomplete_units")
 
 
-def _dtype(column: str) -> str:
-    if column in _TEXT:
-        return "string"
-    if column in _FLAGS:
-        return "boolean"
-    return "Int64" if column in _COUNTS else "Float64"
-
-
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Nullable dtypes throughout, so the warehouse table gets real NULLs and stable types even when empty."""
-    frame = frame.copy()
-    for c in _DATES:
-        frame[c] = pd.to_datetime(frame[c])
-    return frame.astype({c: _dtype(c) for c in frame.columns if c not in _DATES})
+    return nullable_typed(frame, text=_TEXT, flags=_FLAGS, counts=_COUNTS, dates=_DATES)
 
 
 def _readout(

@@ -72,6 +72,7 @@ __all__ = [
     "detect",
     "detect_frame",
     "group_incidents",
+    "severity",
 ]
 
 RESULT_COLUMNS: tuple[str, ...] = ("expected", "lower", "upper", "score", "is_anomaly")
@@ -806,7 +807,9 @@ def _assign_causes(runs: list[_Run], max_gap: pd.Timedelta, min_share: float) ->
             run.parent = min(explaining, key=lambda item: item[:4])[-1]
 
 
-def _severity(peak: float, rel_change: float) -> str:
+def severity(peak: float, rel_change: float) -> str:
+    """'critical' / 'major' / 'minor' from the peak score and the relative change (one scale for anomalies and
+    incidents)."""
     mag = abs(rel_change) if math.isfinite(rel_change) else 0.0
     if abs(peak) >= 10 or mag >= 0.5:
         return "critical"
@@ -944,7 +947,7 @@ def _describe(cluster: list[_Run], cause: tuple[str, str]) -> dict[str, object]:
         "peak_score": peak,
         "relative_change": rel,
         "direction": "drop" if (dev < 0 if dev != 0 else peak < 0) else "spike",
-        "severity": _severity(peak, rel),
+        "severity": severity(peak, rel),
         "n_points": len(all_rows),
         "n_series": len({(r.metric, r.dim, r.value) for r in cluster}),
     }

@@ -80,7 +80,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pintel.ml.anomaly import attribute, detect_frame, group_incidents
+from pintel.ml.anomaly import attribute, detect_frame, group_incidents, severity
 from pintel.ml.charts import plot_anomalies
 
 __all__ = [
@@ -357,16 +357,6 @@ def detect_metrics(long: pd.DataFrame, config: IncidentConfig | None = None) -> 
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _severity(score: float, rel_change: float) -> str:
-    """Same scale as the incidents of :func:`pintel.ml.anomaly.group_incidents`."""
-    mag = abs(rel_change) if math.isfinite(rel_change) else 0.0
-    if abs(score) >= 10 or mag >= 0.5:
-        return "critical"
-    if abs(score) >= 7 or mag >= 0.25:
-        return "major"
-    return "minor"
-
-
 def _step(grain: str) -> pd.Timedelta:
     return pd.Timedelta(days=1) if grain == DAY else pd.Timedelta(hours=1)
 
@@ -400,7 +390,7 @@ def select_anomalies(detected: pd.DataFrame, config: IncidentConfig | None = Non
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = out["observed"] / out["expected"] - 1.0
     out["severity"] = [
-        _severity(float(s), float(r)) if f else None
+        severity(float(s), float(r)) if f else None
         for s, r, f in zip(out["score"], rel.fillna(np.nan), out["is_anomaly"].astype(bool), strict=True)
     ]
     out["is_anomaly"] = out["is_anomaly"].astype(bool)
@@ -868,7 +858,7 @@ def _describe(group: _Group, anomalies: pd.DataFrame, cfg: IncidentConfig, chart
         "peak_score": peak_score,
         "relative_change": rel,
         "explained_share": share,
-        "severity": _severity(peak_score, rel),
+        "severity": severity(peak_score, rel),
         "top_contributors": contributors,
         "segments": ",".join(sorted(labels)),
         "n_points": len(members),
