@@ -45,8 +45,7 @@ from sklearn.metrics import roc_auc_score as roc_auc
 import pintel.build
 from pintel.build import run_dbt
 from pintel.ingest.landing import load_landing
-from pintel.ml.churn import baseline_score, fit_baseline, load_model_from_registry
-from pintel.ml.churn_pipeline import latest_registry, training_frame
+from pintel.ml.churn_pipeline import score_holdout, training_frame
 from pintel.ml.metrics import EVALUATION_COLUMNS
 from pintel.settings import Settings
 from pintel.simulate import SimConfig, simulate
@@ -90,44 +89,28 @@ def timed_dbt(settings: Settings, args: list[str]) -> tuple[float, dict[str, flo
 
 
 def gone_decomposition(con: duckdb.DuckDBPyConnection, truth: Path) -> pd.DataFrame | None:
-    """ROC-AUC per scorer on the test window, overall and among users not yet gone at the snapshot."""
+    """ROC-AUC per scorer on the test window, overall and split by the latent state at the snapshot."""
     users_path = truth / "users.parquet"
     if not users_path.exists():
         return None
-    registry = con.sql("select * from ml.ml_model_registry").df()
     labelled = training_frame(
         con.sql("select * from marts.fct_user_features").df(),
         con.sql("select user_id, snapshot_date, churned_30d from marts.fct_churn_labels").df(),
     )
-    latest = latest_registry(registry).set_index("version")
-    ref = latest.loc["v2"]
-    dates = pd.to_datetime(labelled["snapshot_date"])
-
-    def window(name: str) -> pd.DataFrame:
-        inside = (dates >= pd.Timestamp(ref[f"{name}_start"])) & (dates <= pd.Timestamp(ref[f"{name}_end"]))
-        return labelled[inside.to_numpy()].copy()
-
-    test, train = window("test"), window("train")
-    scores = {}
-    for version in ("v1", "v2"):
-        scores[version] = load_model_from_registry(registry, version, latest.loc[version, "model_hash"]).predict_proba(
-            test
-        )
-    scores["baseline"] = baseline_score(test, fit_baseline(train)).to_numpy()
-    oracle = con.sql("select user_id, snapshot_date, oracle_probability from raw.truth_churn_snapshots").df()
-    oracle["snapshot_date"] = pd.to_datetime(oracle["snapshot_date"])
-    test["snapshot_date"] = pd.to_datetime(test["snapshot_date"])
-    keyed = test[["user_id", "snapshot_date"]].merge(oracle, how="left", on=["user_id", "snapshot_date"])
-    scores["oracle"] = keyed["oracle_probability"].to_numpy()
+    test, score_cols, _ = score_holdout(
+        con.sql("select * from ml.ml_model_registry").df(),
+        labelled,
+        truth=con.sql("select user_id, snapshot_date, oracle_probability from raw.truth_churn_snapshots").df(),
+    )
     users = pd.read_parquet(users_path, columns=["user_id", "latent_quit_date"])
     quit_date = test[["user_id"]].merge(users, how="left", on="user_id")["latent_quit_date"]
-    gone = (pd.to_datetime(quit_date) < test["snapshot_date"].to_numpy()).to_numpy()
+    gone = (pd.to_datetime(quit_date) < pd.to_datetime(test["snapshot_date"])).to_numpy()
     y = test["churned_30d"].to_numpy()
     rows = []
     for name, mask in (("all", slice(None)), ("still there", ~gone), ("already gone", gone)):
         row = {"population": name, "rows": len(y[mask]), "churners": int(y[mask].sum())}
         if len(set(y[mask])) == 2:
-            row.update({k: roc_auc(y[mask], v[mask]) for k, v in scores.items()})
+            row.update({k: roc_auc(y[mask], test[col].to_numpy()[mask]) for k, col in score_cols.items()})
         rows.append(row)
     out = pd.DataFrame(rows).set_index("population")
     out["churners_share"] = out["churners"] / out.loc["all", "churners"]

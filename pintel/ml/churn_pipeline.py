@@ -81,6 +81,7 @@ __all__ = [
     "run_monitoring",
     "run_predictions",
     "run_registry",
+    "score_holdout",
     "table_exists",
     "train_registry",
     "training_frame",
@@ -323,25 +324,23 @@ def _window(frame: pd.DataFrame, start: Any, end: Any) -> pd.DataFrame:
     return frame[((dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))).to_numpy()]
 
 
-def evaluate_holdout(
-    registry: pd.DataFrame,
-    labelled: pd.DataFrame,
-    *,
-    truth: pd.DataFrame | None = None,
-    churn_date: pd.DataFrame | None = None,
-    plot_path: str | Path | None = None,
-) -> pd.DataFrame:
-    """Evaluate the latest v1 / v2, the recency baseline and the oracle on the held-out test window.
+def _reference(registry: pd.DataFrame) -> pd.Series:
+    """The latest registry row whose windows define train / test (v2's, else the only version's)."""
+    latest = latest_registry(registry).set_index("version")
+    return latest.loc["v2"] if "v2" in latest.index else latest.iloc[0]
 
-    ``labelled`` is :func:`training_frame`'s output; the test window (``test_start``..``test_end`` from the
-    registry) lies after the calibrate window, so nothing in it was seen when fitting or calibrating. The
-    baseline is refitted on the registry's train window (deterministic isotonic fit). ``truth`` (the
-    simulator's ``user_id, snapshot_date, oracle_probability``) adds the ``oracle`` row when it covers every
-    test row; ``churn_date`` (:func:`churn_dates`) enables ``early_flag_share``. With ``plot_path`` the
-    reliability plot of every scorer is written there. Columns: :data:`METRICS_SCHEMA`.
+
+def score_holdout(
+    registry: pd.DataFrame, labelled: pd.DataFrame, *, truth: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, str | None]]:
+    """The registry's held-out *test* window of ``labelled``, with one probability column per scorer.
+
+    Returns ``(test, score_cols, hashes)``: ``score_cols`` maps scorer (``v1``, ``v2``, ``baseline`` and, when
+    ``truth`` covers every test row, ``oracle``) to its column; ``hashes`` maps model versions to their hash.
+    The baseline is refitted on the registry's train window (deterministic isotonic fit).
     """
     latest = latest_registry(registry).set_index("version")
-    ref = latest.loc["v2"] if "v2" in latest.index else latest.iloc[0]
+    ref = _reference(registry)
     test = _window(labelled, ref["test_start"], ref["test_end"]).reset_index(drop=True)
     if test.empty:
         raise EmptySnapshotError("the registry's test window holds no labelled rows")
@@ -363,6 +362,28 @@ def evaluate_holdout(
         test = test.merge(oracle, on=[ID_COL, DATE_COL], how="left", validate="one_to_one")
         if test[ORACLE_COL].notna().all():
             score_cols["oracle"] = ORACLE_COL
+    return test, score_cols, hashes
+
+
+def evaluate_holdout(
+    registry: pd.DataFrame,
+    labelled: pd.DataFrame,
+    *,
+    truth: pd.DataFrame | None = None,
+    churn_date: pd.DataFrame | None = None,
+    plot_path: str | Path | None = None,
+) -> pd.DataFrame:
+    """Evaluate the latest v1 / v2, the recency baseline and the oracle on the held-out test window.
+
+    ``labelled`` is :func:`training_frame`'s output; the test window (``test_start``..``test_end`` from the
+    registry) lies after the calibrate window, so nothing in it was seen when fitting or calibrating. Scores
+    come from :func:`score_holdout`; ``truth`` (the simulator's ``user_id, snapshot_date,
+    oracle_probability``) adds the ``oracle`` row when it covers every test row; ``churn_date``
+    (:func:`churn_dates`) enables ``early_flag_share``. With ``plot_path`` the reliability plot of every scorer
+    is written there. Columns: :data:`METRICS_SCHEMA`.
+    """
+    test, score_cols, hashes = score_holdout(registry, labelled, truth=truth)
+    ref = _reference(registry)
     if churn_date is not None:
         test = test.merge(churn_date[[ID_COL, CHURN_DATE_COL]], on=ID_COL, how="left")
     metrics = evaluate(test, LABEL_COL, score_cols)
