@@ -28,7 +28,6 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -44,18 +43,10 @@ from pintel.ml.incidents import (
     select_anomalies,
 )
 from pintel.ml.segments import discover_segments
-from pintel.settings import Settings
+from pintel.settings import Settings, query
 from pintel.simulate import SimConfig, simulate
 
 SELECT = ["+metric_incidents_served", "+user_segments_served", "+dim_users"]
-
-
-def _query(settings: Settings, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.sql(sql).df()
-    finally:
-        con.close()
 
 
 def prepare(seed: int, users: int, days: int, workdir: Path, rebuild: bool) -> tuple[Settings, float]:
@@ -78,10 +69,10 @@ def prepare(seed: int, users: int, days: int, workdir: Path, rebuild: bool) -> t
 
 def evaluate(settings: Settings) -> dict[str, object]:
     truth = settings.landing / "ground_truth"
-    hourly = _query(settings, "select * from marts.activity_hourly")
-    daily_au = _query(settings, "select * from marts.active_users_daily")
-    daily_su = _query(settings, "select * from marts.signups_daily")
-    served = _query(settings, "select * from ml.metric_incidents_served")
+    hourly = query(settings.warehouse, "select * from marts.activity_hourly")
+    daily_au = query(settings.warehouse, "select * from marts.active_users_daily")
+    daily_su = query(settings.warehouse, "select * from marts.signups_daily")
+    served = query(settings.warehouse, "select * from ml.metric_incidents_served")
 
     start = time.perf_counter()
     detected = detect_metrics(pd.concat([hourly_long(hourly), daily_long(daily_au, daily_su)], ignore_index=True))
@@ -97,14 +88,14 @@ def evaluate(settings: Settings) -> dict[str, object]:
         served, load_planted(truth), days=days, metrics=sorted(set(series["metric"])), n_series=len(series)
     )
 
-    segments = _query(settings, "select * from ml.user_segments_served")
-    centroids = _query(settings, "select * from ml.user_segment_centroids")
-    features = _query(settings, "select * from ml.ml_segment_features").pivot(
+    segments = query(settings.warehouse, "select * from ml.user_segments_served")
+    centroids = query(settings.warehouse, "select * from ml.user_segment_centroids")
+    features = query(settings.warehouse, "select * from ml.ml_segment_features").pivot(
         index="user_id", columns="feature", values="feature_value"
     )
     personas = pd.read_parquet(truth / "users.parquet")
     run_dbt(settings, ["build", "--select", "user_segment_centroids+"])
-    second = _query(settings, "select * from ml.user_segments_served")
+    second = query(settings.warehouse, "select * from ml.user_segments_served")
     rerun_ari, rerun_same = segment_stability(segments, second)
     refit = discover_segments(features.sample(frac=0.9, random_state=1), seed=1, previous=centroids)
     refit_ari, refit_same = segment_stability(segments, refit.assignments)

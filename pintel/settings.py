@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -37,6 +38,15 @@ class Settings:
             dbt_target=os.environ.get("PINTEL_DBT_TARGET", "duckdb"),
             reports=Path(os.environ.get("PINTEL_REPORTS", "reports")).resolve(),
         )
+
+
+def query(path: str | Path, sql: str) -> pd.DataFrame:
+    """Run one query on a read-only connection and return the rows, holding the file only for that query."""
+    con = connect(path, read_only=True)
+    try:
+        return con.sql(sql).df()
+    finally:
+        con.close()
 
 
 def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:

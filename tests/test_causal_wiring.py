@@ -32,19 +32,11 @@ from pintel.build import run_dbt
 from pintel.causal.evaluate import planted_effect
 from pintel.causal.feature_impact import COLUMNS, feature_impact_table
 from pintel.ingest.landing import load_landing
-from pintel.settings import Settings
+from pintel.settings import Settings, query
 from pintel.simulate import SimConfig, simulate
 
 SIM = SimConfig(users=3000, days=90, seed=5)
 UNUSED = "telepathy"
-
-
-def _query(settings: Settings, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.sql(sql).df()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +78,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]
 @pytest.fixture(scope="module")
 def impact(warehouse) -> pd.DataFrame:
     settings, _ = warehouse
-    return _query(settings, "select * from ml.causal_feature_impact_served")
+    return query(settings.warehouse, "select * from ml.causal_feature_impact_served")
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +98,7 @@ def _key_row(impact: pd.DataFrame, horizon: int) -> pd.Series:
 
 def test_one_row_per_catalogued_feature_and_horizon(warehouse, impact: pd.DataFrame) -> None:
     settings, _ = warehouse
-    features = _query(settings, "select feature_key from marts.dim_features")
+    features = query(settings.warehouse, "select feature_key from marts.dim_features")
     assert len(features) == 21
     assert len(impact) == 2 * len(features)
     assert set(impact["feature_key"]) == set(features["feature_key"])
@@ -116,8 +108,8 @@ def test_one_row_per_catalogued_feature_and_horizon(warehouse, impact: pd.DataFr
 
 def test_unit_frame_matches_the_planted_treatment_and_outcomes(warehouse) -> None:
     settings, gt = warehouse
-    units = _query(
-        settings,
+    units = query(
+        settings.warehouse,
         "select user_id, adopted, adopted_by_day_6, observed_30d, retained_30d "
         "from ml.ml_feature_adoption_cohort where is_key_feature",
     )
@@ -137,8 +129,8 @@ def test_unit_frame_matches_the_planted_treatment_and_outcomes(warehouse) -> Non
 def landmark(warehouse) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The warehouse's key-feature units with their landmark flag, and the simulator's potential outcomes."""
     settings, gt = warehouse
-    units = _query(
-        settings,
+    units = query(
+        settings.warehouse,
         "select user_id, present_at_landmark, adopted, observed_30d "
         "from ml.ml_feature_adoption_cohort where is_key_feature",
     )

@@ -23,7 +23,7 @@ from pintel.build import run_dbt
 from pintel.ingest.landing import load_landing
 from pintel.ml import churn_pipeline as cp
 from pintel.ml.churn import EmptySnapshotError, load_model_from_registry
-from pintel.settings import Settings
+from pintel.settings import Settings, query
 from pintel.simulate import SimConfig, simulate
 
 SIM = SimConfig(users=1200, days=120, seed=11)
@@ -54,14 +54,6 @@ def _build(settings: Settings) -> None:
     run_dbt(settings, ["build", "--select", *CHURN_SELECT, "--indirect-selection", "cautious"])
 
 
-def _read(settings: Settings, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.sql(sql).df()
-    finally:
-        con.close()
-
-
 def _sorted(frame: pd.DataFrame, keys=("user_id", "snapshot_date")) -> pd.DataFrame:
     return frame.sort_values(list(keys), kind="mergesort", ignore_index=True)
 
@@ -82,49 +74,49 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
         # 1. The warehouse as of CUT: features, a first model and its predictions.
         _copy_partitions(full, landing, lambda day: day < CUT)
         _build(settings)
-        out["features_cut"] = _read(settings, f"select * from {FEATURE_TABLE}")
-        out["registry_cut"] = _read(settings, "select version, model_hash from ml.ml_model_registry")
+        out["features_cut"] = query(settings.warehouse, f"select * from {FEATURE_TABLE}")
+        out["registry_cut"] = query(settings.warehouse, "select version, model_hash from ml.ml_model_registry")
 
         # 2. The rest of the data lands: incremental build, second model, predictions appended.
         _copy_partitions(full, landing, lambda day: day >= CUT)
         _build(settings)
         for version in cp.VERSIONS:
-            out[f"predictions:{version}"] = _read(settings, f"select * from {PREDICTIONS[version]}")
-            out[f"scores:{version}"] = _read(settings, f"select * from {SCORES[version]}")
-        out["registry"] = _read(settings, "select * from ml.ml_model_registry")
-        out["metrics"] = _read(settings, "select * from ml.ml_churn_metrics").set_index("model")
-        out["monitoring"] = _read(settings, "select * from ml.ml_churn_monitoring")
-        out["types"] = _read(
-            settings,
+            out[f"predictions:{version}"] = query(settings.warehouse, f"select * from {PREDICTIONS[version]}")
+            out[f"scores:{version}"] = query(settings.warehouse, f"select * from {SCORES[version]}")
+        out["registry"] = query(settings.warehouse, "select * from ml.ml_model_registry")
+        out["metrics"] = query(settings.warehouse, "select * from ml.ml_churn_metrics").set_index("model")
+        out["monitoring"] = query(settings.warehouse, "select * from ml.ml_churn_monitoring")
+        out["types"] = query(
+            settings.warehouse,
             "select table_name, column_name, data_type from information_schema.columns where table_schema = 'ml'",
         )
         out["labelled"] = cp.training_frame(
-            _read(settings, f"select * from {FEATURE_TABLE}"),
-            _read(settings, "select user_id, snapshot_date, churned_30d from marts.fct_churn_labels"),
+            query(settings.warehouse, f"select * from {FEATURE_TABLE}"),
+            query(settings.warehouse, "select user_id, snapshot_date, churned_30d from marts.fct_churn_labels"),
         )
-        out["activity"] = _read(settings, "select user_id, activity_date from marts.fct_user_daily")
-        out["cancels"] = _read(
-            settings,
+        out["activity"] = query(settings.warehouse, "select user_id, activity_date from marts.fct_user_daily")
+        out["cancels"] = query(
+            settings.warehouse,
             "select user_id, min(event_date) as cancelled_date from marts.fct_events "
             "where event_name = 'subscription_cancelled' group by user_id",
         )
 
         # 3. Point in time: the features rebuilt from scratch on all the data (full refresh).
         run_dbt(settings, ["run", "--full-refresh", "--select", "fct_user_features"])
-        out["features_full"] = _read(settings, f"select * from {FEATURE_TABLE}")
+        out["features_full"] = query(settings.warehouse, f"select * from {FEATURE_TABLE}")
 
         # 4. Same data, same seed: re-running the ML models changes nothing.
         run_dbt(settings, ["build", "--select", "ml_model_registry+", "churn_predictions+"])
         for name, table in PREDICTIONS.items():
-            out[f"rerun:{name}"] = _read(settings, f"select * from {table}")
-        out["registry_rerun"] = _read(settings, "select version, model_hash from ml.ml_model_registry")
+            out[f"rerun:{name}"] = query(settings.warehouse, f"select * from {table}")
+        out["registry_rerun"] = query(settings.warehouse, "select version, model_hash from ml.ml_model_registry")
 
         # 5. Scoring pointed at a snapshot with no users: last good predictions stay, served as stale.
         stale_vars = json.dumps({"churn_scoring_snapshot_date": EMPTY_SNAPSHOT})
         run_dbt(settings, ["build", "--select", "churn_predictions", "churn_scores", "--vars", stale_vars])
         for name in cp.VERSIONS:
-            out[f"stale_predictions:{name}"] = _read(settings, f"select * from {PREDICTIONS[name]}")
-            out[f"stale_scores:{name}"] = _read(settings, f"select * from {SCORES[name]}")
+            out[f"stale_predictions:{name}"] = query(settings.warehouse, f"select * from {PREDICTIONS[name]}")
+            out[f"stale_scores:{name}"] = query(settings.warehouse, f"select * from {SCORES[name]}")
     return out
 
 

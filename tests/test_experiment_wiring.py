@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,7 +22,7 @@ import pytest
 from pintel.build import run_dbt
 from pintel.experiments.readout import COLUMNS, experiment_results_table
 from pintel.ingest.landing import load_landing
-from pintel.settings import Settings
+from pintel.settings import Settings, query
 from pintel.simulate import SimConfig, simulate
 
 HEALTHY = SimConfig(users=5000, days=90, seed=7)
@@ -39,14 +38,6 @@ def _build(root: Path, cfg: SimConfig) -> tuple[Settings, dict]:
     return settings, manifest
 
 
-def _query(settings: Settings, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.sql(sql).df()
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def healthy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
     return _build(tmp_path_factory.mktemp("experiment_healthy"), HEALTHY)
@@ -59,7 +50,7 @@ def srm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
 
 def _results(built: tuple[Settings, dict]) -> pd.Series:
     settings, _ = built
-    table = _query(settings, "select * from ml.experiment_results_served")
+    table = query(settings.warehouse, "select * from ml.experiment_results_served")
     assert list(table.columns) == COLUMNS
     assert len(table) == 1
     return table.iloc[0]
@@ -70,7 +61,7 @@ def _results(built: tuple[Settings, dict]) -> pd.Series:
 
 def test_units_match_the_planted_assignment_and_conversions(healthy) -> None:
     settings, manifest = healthy
-    units = _query(settings, "select * from ml.ml_experiment_units")
+    units = query(settings.warehouse, "select * from ml.ml_experiment_units")
     planted = pd.read_parquet(settings.landing / "ground_truth" / "experiment_units.parquet")
     assert set(units["experiment"]) == {manifest["experiment"]["flag"]}  # discovered from the events
     both = planted.merge(units, on="user_id")

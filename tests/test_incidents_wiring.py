@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,7 +26,7 @@ from pintel.ml.incidents import (
     metric_anomalies,
     metric_incidents,
 )
-from pintel.settings import Settings
+from pintel.settings import Settings, query
 from pintel.simulate import SimConfig, simulate
 
 SIM = SimConfig(users=8000, days=35, seed=3)
@@ -47,14 +46,6 @@ SERVED_TYPES = {
 }
 
 
-def _query(settings: Settings, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.sql(sql).df()
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("incidents")
@@ -72,7 +63,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def incidents(built: Settings) -> pd.DataFrame:
-    return _query(built, "select * from ml.metric_incidents_served")
+    return query(built.warehouse, "select * from ml.metric_incidents_served")
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +108,7 @@ def test_one_incident_per_cause(incidents: pd.DataFrame, planted: pd.DataFrame) 
 
 
 def test_served_contract_summaries_and_charts(built: Settings, incidents: pd.DataFrame) -> None:
-    types = _query(built, "describe ml.metric_incidents_served").set_index("column_name")["column_type"]
+    types = query(built.warehouse, "describe ml.metric_incidents_served").set_index("column_name")["column_type"]
     assert list(types.index) == INCIDENT_COLUMNS
     assert {c: types[c] for c in SERVED_TYPES} == SERVED_TYPES
     assert (incidents["raised_batch"] >= incidents["first_detected_batch"]).all()
@@ -130,8 +121,8 @@ def test_served_contract_summaries_and_charts(built: Settings, incidents: pd.Dat
 
 
 def test_anomalies_table_is_small_and_keyed(built: Settings) -> None:
-    anomalies = _query(built, "select * from ml.metric_anomalies")
-    hourly_points = _query(built, "select count(*) as n from marts.activity_hourly")["n"].iloc[0]
+    anomalies = query(built.warehouse, "select * from ml.metric_anomalies")
+    hourly_points = query(built.warehouse, "select count(*) as n from marts.activity_hourly")["n"].iloc[0]
     assert list(anomalies.columns) == ANOMALY_COLUMNS
     assert len(anomalies) < 0.05 * 3 * hourly_points  # flagged points + breakdown + context, not every point
     assert not anomalies.duplicated(["metric", "grain", "segment_dim", "segment_value", "ts"]).any()
@@ -146,7 +137,7 @@ def test_incident_is_raised_online_from_a_prefix_of_the_data(
     """Re-run the models on the data up to the batch that raised the outage: same incident, same batches."""
     outage = incidents[incidents["cause"].eq("platform=android")].iloc[0]
     cut = pd.Timestamp(outage["raised_batch"])
-    hourly = _query(built, f"select * from marts.activity_hourly where hour_at <= '{cut}'")
+    hourly = query(built.warehouse, f"select * from marts.activity_hourly where hour_at <= '{cut}'")
     prefix = metric_incidents(metric_anomalies(hourly), charts=False)
     again = prefix[prefix["cause"].eq("platform=android")]
     assert len(again) == 1
@@ -157,7 +148,7 @@ def test_incident_is_raised_online_from_a_prefix_of_the_data(
 
 def test_detection_is_causal_a_prefix_gives_the_same_scores(built: Settings) -> None:
     """Every statistic of a point uses only earlier points, also after the events -> user-units scaling."""
-    hourly = _query(built, "select * from marts.activity_hourly")
+    hourly = query(built.warehouse, "select * from marts.activity_hourly")
     cut = hourly["hour_at"].min() + pd.Timedelta(days=20)
     keys = ["metric", "grain", "segment_dim", "segment_value", "ts"]
     full = detect_metrics(hourly_long(hourly))

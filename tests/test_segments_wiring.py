@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from pintel.build import build, run_dbt
 from pintel.ml.evaluate_incidents import segment_agreement, segment_stability
 from pintel.ml.segments import assign_segments, discover_segments
-from pintel.settings import Settings
+from pintel.settings import Settings, query
 
 SERVED_TYPES = {
     "user_id": "VARCHAR",
@@ -25,14 +24,6 @@ SERVED_TYPES = {
     "window_start": "DATE",
     "window_end": "DATE",
 }
-
-
-def _query(settings: Settings, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.sql(sql).df()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +39,9 @@ def built(small_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings
 @pytest.fixture(scope="module")
 def first_run(built: Settings) -> dict[str, pd.DataFrame]:
     return {
-        "segments": _query(built, "select * from ml.user_segments_served"),
-        "centroids": _query(built, "select * from ml.user_segment_centroids"),
-        "features": _query(built, "select * from ml.ml_segment_features"),
+        "segments": query(built.warehouse, "select * from ml.user_segments_served"),
+        "centroids": query(built.warehouse, "select * from ml.user_segment_centroids"),
+        "features": query(built.warehouse, "select * from ml.ml_segment_features"),
     }
 
 
@@ -59,7 +50,7 @@ def _wide(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_every_recent_user_gets_a_named_segment(built: Settings, first_run: dict[str, pd.DataFrame]) -> None:
-    types = _query(built, "describe ml.user_segments_served").set_index("column_name")["column_type"].to_dict()
+    types = query(built.warehouse, "describe ml.user_segments_served").set_index("column_name")["column_type"].to_dict()
     assert types == SERVED_TYPES
     segments, features = first_run["segments"], first_run["features"]
     assert set(segments["user_id"]) == set(features["user_id"])
@@ -83,12 +74,12 @@ def test_segments_recover_the_planted_personas(first_run: dict[str, pd.DataFrame
 
 def test_ids_are_stable_when_the_models_run_again(built: Settings, first_run: dict[str, pd.DataFrame]) -> None:
     run_dbt(built, ["build", "--select", "user_segment_centroids+"])  # reads its own previous centroids
-    again = _query(built, "select * from ml.user_segments_served")
+    again = query(built.warehouse, "select * from ml.user_segments_served")
     merged = first_run["segments"].merge(again, on="user_id", suffixes=("_1", "_2"))
     assert len(merged) == len(again) == len(first_run["segments"])
     assert (merged["segment_id_1"] == merged["segment_id_2"]).all()
     assert (merged["segment_name_1"] == merged["segment_name_2"]).all()
-    centroids = _query(built, "select * from ml.user_segment_centroids")
+    centroids = query(built.warehouse, "select * from ml.user_segment_centroids")
     before = first_run["centroids"].sort_values(["segment_id", "feature"]).reset_index(drop=True)
     after = centroids.sort_values(["segment_id", "feature"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(before, after)

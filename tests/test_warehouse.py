@@ -14,7 +14,7 @@ import pytest
 from pintel.build import build as _build
 from pintel.build import run_dbt
 from pintel.ingest.landing import load_landing
-from pintel.settings import Settings
+from pintel.settings import Settings, query
 from pintel.simulate import DEFECT_REASONS, SimConfig, simulate
 
 MART_TABLES = (
@@ -41,14 +41,6 @@ def _settings(root: Path, landing: Path) -> Settings:
     return Settings(home=root, landing=landing, warehouse=root / "pintel.duckdb", dbt_target="duckdb", reports=root)
 
 
-def _query(settings: Settings, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        return con.sql(sql).df()
-    finally:
-        con.close()
-
-
 def _fingerprint(settings: Settings, tables=MART_TABLES) -> dict[str, str]:
     """Order-independent content hash per table (*loaded_at columns excluded: they record when, not what)."""
     con = duckdb.connect(str(settings.warehouse), read_only=True)
@@ -73,13 +65,17 @@ def built(small_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings
 def test_daily_counts_equal_the_truth_exactly(built: Settings, small_sim: Path) -> None:
     truth = pd.read_parquet(small_sim / "ground_truth" / "daily_metrics.parquet")
     truth["date"] = pd.to_datetime(truth["date"])
-    got = _query(
-        built,
+    got = query(
+        built.warehouse,
         "select event_date as date, count(*) as valid_events, count(distinct user_id) as dau "
         "from marts.fct_events group by 1",
     )
-    signups = _query(built, "select signup_date as date, signups from marts.signups_daily where segment_dim = 'all'")
-    dau = _query(built, "select activity_date as date, dau from marts.active_users_daily where segment_dim = 'all'")
+    signups = query(
+        built.warehouse, "select signup_date as date, signups from marts.signups_daily where segment_dim = 'all'"
+    )
+    dau = query(
+        built.warehouse, "select activity_date as date, dau from marts.active_users_daily where segment_dim = 'all'"
+    )
     for frame in (got, signups, dau):
         frame["date"] = pd.to_datetime(frame["date"])
     merged = truth.merge(got, on="date", suffixes=("", "_wh")).merge(signups, on="date", suffixes=("", "_wh"))
@@ -92,13 +88,13 @@ def test_daily_counts_equal_the_truth_exactly(built: Settings, small_sim: Path) 
 
 
 def test_quarantine_equals_planted_defects_and_nothing_is_lost(built: Settings, small_manifest: dict) -> None:
-    reasons = _query(
-        built, "select quarantine_reason, count(*) as n from intermediate.int_events_quarantined group by 1"
+    reasons = query(
+        built.warehouse, "select quarantine_reason, count(*) as n from intermediate.int_events_quarantined group by 1"
     )
     got = dict(zip(reasons["quarantine_reason"], reasons["n"], strict=True))
     assert got == {r: small_manifest["counts"]["quarantined_by_reason"][r] for r in DEFECT_REASONS}
-    counts = _query(
-        built,
+    counts = query(
+        built.warehouse,
         "select (select count(*) from raw.events) as raw_rows, "
         "(select count(*) from intermediate.int_events_deduplicated) as valid_rows, "
         "(select count(*) from intermediate.int_events_quarantined) as quarantined, "
@@ -118,12 +114,14 @@ def test_reloading_and_rebuilding_change_no_row(built: Settings) -> None:
 
 
 def test_metric_marts_are_consistent(built: Settings) -> None:
-    bad = _query(built, "select * from marts.active_users_daily where not (dau <= wau and wau <= mau)")
+    bad = query(built.warehouse, "select * from marts.active_users_daily where not (dau <= wau and wau <= mau)")
     assert bad.empty
-    sessions = _query(built, "select min(duration_seconds) as lo, count(*) as n from marts.fct_sessions").iloc[0]
+    sessions = query(built.warehouse, "select min(duration_seconds) as lo, count(*) as n from marts.fct_sessions").iloc[
+        0
+    ]
     assert sessions.lo >= 0 and sessions.n > 0
-    funnel = _query(
-        built,
+    funnel = query(
+        built.warehouse,
         "select cohort_week, list(users_reached order by step_order) as r from marts.funnel_conversion group by 1",
     )
     assert all(list(r) == sorted(r, reverse=True) for r in funnel["r"])
@@ -218,12 +216,14 @@ def test_foreign_csv_builds_dau_and_retention(tmp_path: Path, small_sim: Path) -
     build(settings)
     export["date"] = pd.to_datetime(export["happened_at"].dropna()).dt.date
     expected = export.dropna(subset=["account", "date"]).groupby("date")["account"].nunique()
-    got = _query(settings, "select activity_date, dau from marts.active_users_daily where segment_dim = 'all'")
+    got = query(settings.warehouse, "select activity_date, dau from marts.active_users_daily where segment_dim = 'all'")
     got = got.set_index(pd.to_datetime(got["activity_date"]).dt.date)["dau"]
     assert (got.reindex(expected.index) == expected).all()
-    retention = _query(settings, "select * from marts.retention_cohorts where week_number = 1 and eligible_users > 0")
+    retention = query(
+        settings.warehouse, "select * from marts.retention_cohorts where week_number = 1 and eligible_users > 0"
+    )
     assert not retention.empty and retention["retention_rate"].between(0, 1).all()
-    quarantined = _query(settings, "select count(*) as n from intermediate.int_events_quarantined").iloc[0].n
+    quarantined = query(settings.warehouse, "select count(*) as n from intermediate.int_events_quarantined").iloc[0].n
     assert quarantined == 0
 
 
@@ -233,13 +233,14 @@ def test_jsonl_batches_are_validated_the_same_way(tmp_path: Path) -> None:
     )
     settings = _settings(tmp_path / "wh", tmp_path / "landing")
     build(settings)
-    reasons = _query(
-        settings, "select quarantine_reason, count(*) as n from intermediate.int_events_quarantined group by 1"
+    reasons = query(
+        settings.warehouse,
+        "select quarantine_reason, count(*) as n from intermediate.int_events_quarantined group by 1",
     )
     assert dict(zip(reasons["quarantine_reason"], reasons["n"], strict=True)) == {
         r: n for r, n in manifest["counts"]["quarantined_by_reason"].items() if n
     }
-    valid = _query(settings, "select count(*) as n from marts.fct_events").iloc[0].n
+    valid = query(settings.warehouse, "select count(*) as n from marts.fct_events").iloc[0].n
     assert valid == manifest["counts"]["valid_events"]
 
 
