@@ -1,10 +1,36 @@
-"""Column typing shared by the Python models that write warehouse tables."""
+"""Typing shared by the Python models that write warehouse tables.
+
+One helper for every model: a frame becomes a DuckDB relation with exactly the declared columns, order and SQL
+types. Why at the SQL boundary and not in pandas: the warehouse table's column types must not depend on the
+data (an empty frame, an all-NULL column, NaN in a text column), and DuckDB's casts are the ones the served
+contract models check against.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import Any
 
 import pandas as pd
+
+
+def typed_relation(session: Any, frame: pd.DataFrame, schema: Mapping[str, str]) -> Any:
+    """``frame`` as a DuckDB relation on ``session`` with exactly ``schema``'s columns (name -> SQL type), in order.
+
+    Missing columns become NULLs of their type; NaN/NA anywhere becomes a real NULL.
+    """
+    frame = frame.reindex(columns=list(schema))
+    for col in schema:  # NaN in an object column (or an all-missing float column) becomes a real NULL
+        if frame[col].dtype == object or frame[col].isna().all():
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    cols = ", ".join(f'cast("{c}" as {t}) as "{c}"' for c, t in schema.items())
+    return session.from_df(frame).project(cols)
+
+
+def table_exists(con: Any, schema: str, name: str) -> bool:
+    """Whether ``schema.name`` exists on this DuckDB connection (a table or a view)."""
+    query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+    return bool(con.execute(query, [schema, name]).fetchone()[0])
 
 
 def nullable_typed(
@@ -15,11 +41,7 @@ def nullable_typed(
     counts: Collection[str],
     dates: Collection[str] = (),
 ) -> pd.DataFrame:
-    """Nullable dtypes throughout, so the warehouse table gets real NULLs and stable types even when empty.
-
-    ``text`` -> string, ``flags`` -> boolean, ``counts`` -> Int64, ``dates`` -> datetime; every other column
-    is a measurement (Float64).
-    """
+    """Deprecated in favour of :func:`typed_relation`; kept until its last callers move."""
 
     def dtype(column: str) -> str:
         if column in text:
