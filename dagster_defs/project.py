@@ -1,7 +1,5 @@
 """The dbt project as Dagster sees it, with its manifest prepared before definitions load."""
 
-import os
-
 from dagster_dbt import DbtProject
 
 from pintel.settings import DBT_PROJECT_DIR
@@ -28,11 +26,11 @@ def ensure_manifest() -> None:
         return
     from dbt.cli.main import dbtRunner
 
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     result = dbtRunner().invoke(
         [
             "--quiet",
             "parse",
+            "--no-send-anonymous-usage-stats",
             "--project-dir",
             str(DBT_PROJECT_DIR),
             "--profiles-dir",

@@ -5,4 +5,5 @@ from pintel.ml.incidents import metric_incidents
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    return metric_incidents(dbt.ref("metric_anomalies").df())
+    # The charts go to the reports folder pintel passes as var('pintel_reports') (meta.reports_dir in the yml).
+    return metric_incidents(dbt.ref("metric_anomalies").df(), reports=dbt.config.meta_get("reports_dir") or None)
