@@ -27,13 +27,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from pintel.build import run_dbt
 from pintel.causal.evaluate import planted_effect
-from pintel.causal.feature_impact import COLUMNS, feature_impact_table
+from pintel.causal.feature_impact import COLUMNS, SCHEMA, feature_impact_table
 from pintel.ingest.landing import load_landing
-from pintel.settings import Settings, query
+from pintel.settings import DBT_PROJECT_DIR, Settings, query
 from pintel.simulate import SimConfig, simulate
+from pintel.tables import typed_relation
 
 SIM = SimConfig(users=3000, days=90, seed=5)
 UNUSED = "telepathy"
@@ -310,9 +312,20 @@ def test_glue_output_types_are_stable_when_nothing_is_estimable() -> None:
     empty = units.iloc[0:0]
     table = feature_impact_table(empty, features, n_folds=2, refute="none")
     assert len(table) == 10 and not table["reliable"].any()
-    assert str(table["ate_estimate"].dtype) == "Float64"
-    assert str(table["reliable"].dtype) == "boolean"
-    assert str(table["summary"].dtype) == "string"
+    # The dbt model returns typed_relation(session, table, SCHEMA): the contract's types, whatever the data.
+    typed = typed_relation(duckdb.connect(), table, SCHEMA)
+    types = dict(zip(typed.columns, map(str, typed.types), strict=True))
+    assert types["ate_estimate"] == "DOUBLE"
+    assert types["reliable"] == "BOOLEAN"
+    assert types["summary"] == "VARCHAR"
+    assert typed.filter("ate_estimate is not null").count("*").fetchone() == (0,)  # NaN became NULL
+
+
+def test_python_schema_is_the_served_contract() -> None:
+    """feature_impact.SCHEMA types the Python model; the served yml declares the contract: they must agree."""
+    served = yaml.safe_load((DBT_PROJECT_DIR / "models/ml/causal_feature_impact_served.yml").read_text())
+    assert {c["name"]: c["data_type"] for c in served["models"][0]["columns"]} == SCHEMA
+    assert list(SCHEMA) == COLUMNS
 
 
 def test_glue_rejects_a_frame_without_the_covariates() -> None:

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from pintel.build import run_dbt
-from pintel.experiments.readout import COLUMNS, experiment_results_table
+from pintel.experiments.readout import COLUMNS, SCHEMA, experiment_results_table
 from pintel.ingest.landing import load_landing
-from pintel.settings import Settings, query
+from pintel.settings import DBT_PROJECT_DIR, Settings, query
 from pintel.simulate import SimConfig, simulate
+from pintel.tables import typed_relation
 
 HEALTHY = SimConfig(users=5000, days=90, seed=7)
 SRM = SimConfig(users=5000, days=90, seed=7, srm_loss=0.1)
@@ -160,6 +163,14 @@ def test_glue_handles_no_experiments_at_all() -> None:
     empty = _experiment("x", 10, 0.0, 5).iloc[0:0]
     table = experiment_results_table(empty)
     assert table.empty and list(table.columns) == COLUMNS
-    assert str(table["trustworthy"].dtype) == "boolean"
+    # The dbt model returns typed_relation(session, table, SCHEMA): the contract's types, even with no rows.
+    typed = typed_relation(duckdb.connect(), table, SCHEMA)
+    assert dict(zip(typed.columns, map(str, typed.types), strict=True))["trustworthy"] == "BOOLEAN"
     with pytest.raises(ValueError, match="lacks columns"):
         experiment_results_table(empty.drop(columns=["pre_active_days"]))
+
+
+def test_python_schema_is_the_served_contract() -> None:
+    """readout.SCHEMA types the Python model; the served yml declares the contract: they must agree."""
+    served = yaml.safe_load((DBT_PROJECT_DIR / "models/ml/experiment_results_served.yml").read_text())
+    assert {c["name"]: c["data_type"] for c in served["models"][0]["columns"]} == SCHEMA
