@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from pintel.build import build
 from pintel.catalog import seeds_dir
@@ -31,7 +32,7 @@ from pintel.quality import (
     summary_text,
     sync_suites,
 )
-from pintel.settings import query
+from pintel.settings import DBT_PROJECT_DIR, query
 from pintel.simulate import SimConfig, simulate
 from tests.support.warehouse import settings_for
 
@@ -375,3 +376,20 @@ def test_fct_events_gate_follows_the_clock_skew_tolerance_the_build_used(tmp_pat
     assert default.blocking
     late = _failure(default, "expect_column_pair_values_a_to_be_greater_than_b", "latest_valid_event_at,event_at")
     assert late["observed"]["unexpected_count"] == ahead
+
+
+def test_each_invariant_names_the_one_check_that_guards_it() -> None:
+    """Models declare in meta.invariants which single check guards an invariant; that check exists and blocks."""
+    declared = [
+        (model["name"], invariant)
+        for path in (DBT_PROJECT_DIR / "models").rglob("*.yml")
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models", [])
+        for invariant in (model.get("config") or {}).get("meta", {}).get("invariants", [])
+    ]
+    assert {name for name, _ in declared} >= {"fct_events", "active_users_daily", "retention_cohorts"}
+    for name, invariant in declared:
+        if invariant["checked_by"] == "great_expectations":
+            assert SUITES[invariant["check"]].critical, (name, invariant)
+        else:
+            assert invariant["checked_by"] == "dbt", (name, invariant)
+            assert (DBT_PROJECT_DIR / "tests" / f"{invariant['check']}.sql").exists(), (name, invariant)
