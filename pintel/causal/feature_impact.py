@@ -111,11 +111,8 @@ SCHEMA: dict[str, str] = {
     "summary": "varchar",
     "diagnostics": "varchar",
 }
-"""Columns and SQL types of the table, in order: the served model's contract (its yml ``data_type``).
-
-The dbt Python model returns ``typed_relation(session, frame, SCHEMA)``, so the warehouse table has these
-types whatever the data (an empty frame, an all-null column).
-"""
+"""Columns and SQL types of ``causal_feature_impact``, in order: the contract of causal_feature_impact_served.yml
+(a test checks they agree). The dbt model types its result with ``typed_relation(session, frame, SCHEMA)``."""
 COLUMNS = list(SCHEMA)
 
 

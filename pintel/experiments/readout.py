@@ -59,11 +59,8 @@ SCHEMA: dict[str, str] = {
     "notes": "varchar",
     "summary": "varchar",
 }
-"""Columns and SQL types of the table, in order: the served model's contract (its yml ``data_type``).
-
-The dbt Python model returns ``typed_relation(session, frame, SCHEMA)``, so the warehouse table has these
-types whatever the data (an empty frame, an all-null column).
-"""
+"""The ``experiment_results`` table's columns and SQL types, in order -- experiment_results_served's contract,
+which a test compares with this dict; the dbt model returns ``typed_relation(session, frame, SCHEMA)``."""
 COLUMNS = list(SCHEMA)
 
 
