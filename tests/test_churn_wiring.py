@@ -111,9 +111,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
             out[f"rerun:{name}"] = query(settings.warehouse, f"select * from {table}")
         out["registry_rerun"] = query(settings.warehouse, "select version, model_hash from ml.ml_model_registry")
 
-        # 5. Scoring pointed at a snapshot with no users: last good predictions stay, served as stale.
+        # 5. Scoring pointed at a snapshot with no users: last good predictions stay, served as stale. The
+        #    snapshot to score is a dim_dates column, so the calendar is rebuilt with the var.
         stale_vars = json.dumps({"churn_scoring_snapshot_date": EMPTY_SNAPSHOT})
-        run_dbt(settings, ["build", "--select", "churn_predictions", "churn_scores", "--vars", stale_vars])
+        stale = ["--select", "dim_dates", "churn_predictions", "churn_scores", "--indirect-selection", "cautious"]
+        run_dbt(settings, ["build", *stale, "--vars", stale_vars])
         for name in cp.VERSIONS:
             out[f"stale_predictions:{name}"] = query(settings.warehouse, f"select * from {PREDICTIONS[name]}")
             out[f"stale_scores:{name}"] = query(settings.warehouse, f"select * from {SCORES[name]}")
