@@ -1,4 +1,5 @@
-"""The churn models wired into dbt: registry, versioned predictions, served scores, metrics and monitoring.
+"""pintel.churn.dbt_models / warehouse: the churn models wired into dbt -- registry, versioned predictions,
+served scores, metrics and monitoring.
 
 One simulated product (1 200 users x 120 days, seed 11) is built twice the way production sees it: first from
 a landing folder truncated at CUT (the warehouse "as of" late March), then incrementally with the rest of the
@@ -18,12 +19,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from pintel.build import run_dbt
+from pintel.churn import EmptySnapshotError, load_model_from_registry
+from pintel.churn import dbt_models as glue
+from pintel.churn import warehouse as wh
+from pintel.churn.schemas import METRICS_SCHEMA, MONITORING_SCHEMA, PREDICTION_SCHEMA, REGISTRY_SCHEMA
 from pintel.ingest.landing import load_landing
-from pintel.ml import churn_pipeline as cp
-from pintel.ml.churn import EmptySnapshotError, load_model_from_registry
-from pintel.settings import Settings, query
+from pintel.settings import DBT_PROJECT_DIR, Settings, query
 from pintel.simulate import SimConfig, simulate
 
 SIM = SimConfig(users=1200, days=120, seed=11)
@@ -31,8 +35,10 @@ CUT = "2025-03-27"  # the truncated landing holds the partitions received before
 PIT_BEFORE = pd.Timestamp("2025-03-20")  # snapshots before CUT minus the 72 h late-arrival window
 EMPTY_SNAPSHOT = "2025-05-12"  # a Monday after the data: no users
 FEATURE_TABLE = "marts.fct_user_features"
-PREDICTIONS = {v: f"ml.churn_predictions_{v}" for v in cp.VERSIONS}
-SCORES = {v: f"ml.churn_scores_{v}" for v in cp.VERSIONS}
+PREDICTIONS = {v: f"ml.churn_predictions_{v}" for v in wh.VERSIONS}
+SCORES = {v: f"ml.churn_scores_{v}" for v in wh.VERSIONS}
+#: The project's label horizon (the glue functions take it as an argument, as the dbt models pass it from meta).
+HORIZON_DAYS = int(yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["churn_horizon_days"])
 #: The churn models and everything upstream of them (not the other ML models, which have their own tests).
 CHURN_SELECT = ["+ml_churn_metrics", "+ml_churn_monitoring", "+churn_scores"]
 
@@ -80,7 +86,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
         # 2. The rest of the data lands: incremental build, second model, predictions appended.
         _copy_partitions(full, landing, lambda day: day >= CUT)
         _build(settings)
-        for version in cp.VERSIONS:
+        for version in wh.VERSIONS:
             out[f"predictions:{version}"] = query(settings.warehouse, f"select * from {PREDICTIONS[version]}")
             out[f"scores:{version}"] = query(settings.warehouse, f"select * from {SCORES[version]}")
         out["registry"] = query(settings.warehouse, "select * from ml.ml_model_registry")
@@ -90,15 +96,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
             settings.warehouse,
             "select table_name, column_name, data_type from information_schema.columns where table_schema = 'ml'",
         )
-        out["labelled"] = cp.training_frame(
+        out["labelled"] = wh.training_frame(
             query(settings.warehouse, f"select * from {FEATURE_TABLE}"),
             query(settings.warehouse, "select user_id, snapshot_date, churned_30d from marts.fct_churn_labels"),
         )
-        out["activity"] = query(settings.warehouse, "select user_id, activity_date from marts.fct_user_daily")
-        out["cancels"] = query(
-            settings.warehouse,
-            "select user_id, min(event_date) as cancelled_date from marts.fct_events "
-            "where event_name = 'subscription_cancelled' group by user_id",
+        out["churn_dates"] = query(
+            settings.warehouse, "select user_id, churn_date from marts.dim_users where churn_date is not null"
         )
 
         # 3. Point in time: the features rebuilt from scratch on all the data (full refresh).
@@ -111,10 +114,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
             out[f"rerun:{name}"] = query(settings.warehouse, f"select * from {table}")
         out["registry_rerun"] = query(settings.warehouse, "select version, model_hash from ml.ml_model_registry")
 
-        # 5. Scoring pointed at a snapshot with no users: last good predictions stay, served as stale.
+        # 5. Scoring pointed at a snapshot with no users: last good predictions stay, served as stale. The
+        #    snapshot to score is a dim_dates column, so the calendar is rebuilt with the var.
         stale_vars = json.dumps({"churn_scoring_snapshot_date": EMPTY_SNAPSHOT})
-        run_dbt(settings, ["build", "--select", "churn_predictions", "churn_scores", "--vars", stale_vars])
-        for name in cp.VERSIONS:
+        stale = ["--select", "dim_dates", "churn_predictions", "churn_scores", "--indirect-selection", "cautious"]
+        run_dbt(settings, ["build", *stale, "--vars", stale_vars])
+        for name in wh.VERSIONS:
             out[f"stale_predictions:{name}"] = query(settings.warehouse, f"select * from {PREDICTIONS[name]}")
             out[f"stale_scores:{name}"] = query(settings.warehouse, f"select * from {SCORES[name]}")
     return out
@@ -131,11 +136,11 @@ def _scores(runs: dict, version: str) -> pd.DataFrame:
 def test_served_tables_hold_their_contracts(runs: dict) -> None:
     types = runs["types"]
     for table, schema in {
-        "ml_model_registry": cp.REGISTRY_SCHEMA,
-        "churn_predictions_v1": cp.PREDICTION_SCHEMA,
-        "churn_predictions_v2": cp.PREDICTION_SCHEMA,
-        "ml_churn_metrics": cp.METRICS_SCHEMA,
-        "ml_churn_monitoring": cp.MONITORING_SCHEMA,
+        "ml_model_registry": REGISTRY_SCHEMA,
+        "churn_predictions_v1": PREDICTION_SCHEMA,
+        "churn_predictions_v2": PREDICTION_SCHEMA,
+        "ml_churn_metrics": METRICS_SCHEMA,
+        "ml_churn_monitoring": MONITORING_SCHEMA,
     }.items():
         got = types[types["table_name"] == table]
         assert list(got["column_name"]) == list(schema), table
@@ -143,7 +148,7 @@ def test_served_tables_hold_their_contracts(runs: dict) -> None:
     scores_types = types[types["table_name"] == "churn_scores_v2"].set_index("column_name")["data_type"]
     assert scores_types["is_stale"] == "BOOLEAN" and scores_types["served_snapshot_date"] == "DATE"
     latest = runs["labelled"]["snapshot_date"].max()
-    for version in cp.VERSIONS:
+    for version in wh.VERSIONS:
         scores = _scores(runs, version)
         assert len(scores) > 500 and scores["user_id"].is_unique
         assert scores["churn_probability"].between(0, 1).all()
@@ -159,7 +164,7 @@ def test_served_tables_hold_their_contracts(runs: dict) -> None:
 def test_predictions_accumulate_per_snapshot_with_model_provenance(runs: dict) -> None:
     registry = runs["registry"]
     assert len(registry) == 4 and set(registry["version"]) == {"v1", "v2"}  # one model per version per data state
-    for version in cp.VERSIONS:
+    for version in wh.VERSIONS:
         preds = _predictions(runs, version)
         assert not preds.duplicated(["user_id", "snapshot_date"]).any()
         per_snapshot = preds.groupby("snapshot_date")["model_hash"].unique()
@@ -192,7 +197,7 @@ def test_metrics_rows_for_every_scorer_with_values_in_range(runs: dict) -> None:
 
 def test_monitoring_scores_matured_predictions_and_decides(runs: dict) -> None:
     mon = runs["monitoring"]
-    for version in cp.VERSIONS:
+    for version in wh.VERSIONS:
         rows = mon[mon["model_version"] == version]
         drift = rows[rows["check_type"] == "drift"]
         features = json.loads(runs["registry"].query("version == @version")["features"].iloc[0])
@@ -215,12 +220,12 @@ def test_rerun_with_same_data_and_seed_gives_identical_predictions(runs: dict) -
     assert _sorted(runs["registry_rerun"], ["version", "model_hash"]).equals(
         _sorted(runs["registry"][["version", "model_hash"]], ["version", "model_hash"])
     )
-    for version in cp.VERSIONS:
+    for version in wh.VERSIONS:
         pd.testing.assert_frame_equal(_sorted(runs[f"rerun:{version}"]), _sorted(_predictions(runs, version)))
 
 
 def test_empty_snapshot_keeps_last_good_predictions_flagged_stale(runs: dict) -> None:
-    for version in cp.VERSIONS:
+    for version in wh.VERSIONS:
         pd.testing.assert_frame_equal(_sorted(runs[f"stale_predictions:{version}"]), _sorted(runs[f"rerun:{version}"]))
         served, fresh = runs[f"stale_scores:{version}"], _scores(runs, version)
         assert len(served) == len(fresh) and served["is_stale"].all()
@@ -241,8 +246,8 @@ def test_features_are_point_in_time(runs: dict) -> None:
 
 
 def test_churn_dates_match_the_simulator(runs: dict) -> None:
-    last = runs["activity"]["activity_date"].max()
-    got = cp.churn_dates(runs["activity"], runs["cancels"], last).set_index("user_id")["churn_date"]
+    """dim_users.churn_date (the one home of churn dates, read by ml_churn_metrics) is the simulator's."""
+    got = runs["churn_dates"].set_index("user_id")["churn_date"]
     truth = pd.read_parquet(runs["full"] / "ground_truth" / "users.parquet")
     truth = truth.dropna(subset=["churn_date"]).set_index("user_id")["churn_date"]
     assert len(got) > 100
@@ -256,7 +261,7 @@ def test_churn_dates_match_the_simulator(runs: dict) -> None:
 def test_all_null_feature_is_dropped_and_recorded_in_the_registry(runs: dict) -> None:
     labelled = runs["labelled"].copy()
     labelled["seats"] = np.nan
-    rows = cp.train_registry(labelled, trained_at="2025-01-01")
+    rows = wh.train_registry(labelled, trained_at="2025-01-01")
     for row in rows.itertuples():
         assert "seats" not in json.loads(row.features)
         params = json.loads(row.params)
@@ -264,7 +269,7 @@ def test_all_null_feature_is_dropped_and_recorded_in_the_registry(runs: dict) ->
         assert any("seats" in w and "dropped" in w for w in params["warnings"])
         assert json.loads(row.warnings) == params["warnings"]
     snapshot = labelled[labelled["snapshot_date"] == labelled["snapshot_date"].max()]
-    scored = cp.predict_snapshot(rows, snapshot, "v2")
+    scored = wh.predict_snapshot(rows, snapshot, "v2")
     assert len(scored) == len(snapshot) and scored["churn_probability"].between(0, 1).all()
 
 
@@ -272,30 +277,32 @@ def test_glue_empty_snapshot_serves_the_existing_rows_or_fails_loudly(runs: dict
     registry = runs["registry"]
     features = runs["features_full"]
     calendar = pd.DataFrame({"date_day": pd.date_range("2025-01-06", "2025-05-12")})
-    calendar["iso_day_of_week"] = calendar["date_day"].dt.day_of_week + 1
-    assert cp.expected_snapshot_date(calendar) == dt.date(2025, 5, 12)
+    calendar["churn_scoring_snapshot_date"] = pd.Timestamp("2025-05-12")  # dim_dates: a Monday with no users
+    earlier = calendar.assign(churn_scoring_snapshot_date=pd.Timestamp("2025-05-05"))
     con = duckdb.connect()
     try:
-        rel = {name: con.from_df(frame) for name, frame in (("r", registry), ("f", features), ("d", calendar))}
+        frames = (("r", registry), ("f", features), ("d", calendar), ("e", earlier))
+        rel = {name: con.from_df(frame) for name, frame in frames}
+        assert glue.scoring_snapshot_date(rel["d"]) == dt.date(2025, 5, 12)
         con.execute("create table kept as select * from (values ('u1', date '2025-05-05')) t(user_id, snapshot_date)")
         with pytest.raises(EmptySnapshotError, match="no earlier v2 predictions"):
-            cp.run_predictions(con, "v2", rel["r"], rel["f"], rel["d"], None)
-        assert cp.run_predictions(con, "v2", rel["r"], rel["f"], rel["d"], "kept").fetchall() == []
-        fresh = cp.run_predictions(con, "v2", rel["r"], rel["f"], rel["d"], "kept", override="2025-05-05").df()
+            glue.run_predictions(con, "v2", rel["r"], rel["f"], rel["d"], None)
+        assert glue.run_predictions(con, "v2", rel["r"], rel["f"], rel["d"], "kept").fetchall() == []
+        fresh = glue.run_predictions(con, "v2", rel["r"], rel["f"], rel["e"], "kept").df()
         assert len(fresh) == (pd.to_datetime(features["snapshot_date"]) == "2025-05-05").sum()
     finally:
         con.close()
     with pytest.raises(EmptySnapshotError):
-        cp.predict_snapshot(registry, features.iloc[:0], "v2")
+        wh.predict_snapshot(registry, features.iloc[:0], "v2")
 
 
 def test_young_warehouse_has_no_model_and_says_why(runs: dict) -> None:
     labelled = runs["labelled"]
     young = labelled[labelled["snapshot_date"] <= labelled["snapshot_date"].min() + pd.Timedelta(days=7)]
-    assert "at least 3 distinct" in cp.insufficient_history(young)
-    assert cp.insufficient_history(labelled) is None
+    assert "at least 3 distinct" in wh.insufficient_history(young)
+    assert wh.insufficient_history(labelled) is None
     empty_registry = runs["registry"].iloc[:0]
-    mon = cp.monitoring_frame(empty_registry, runs["features_full"], labelled, {})
+    mon = wh.monitoring_frame(empty_registry, runs["features_full"], labelled, {}, horizon_days=HORIZON_DAYS)
     assert list(mon["check_type"]) == ["no_model", "no_model"] and mon["retrain_needed"].all()
 
 

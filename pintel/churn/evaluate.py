@@ -6,25 +6,27 @@ thresholds in playbooks). So :func:`evaluate` reports ranking metrics (ROC-AUC, 
 precision/recall, early flags) *and* calibration metrics (Brier, ECE) side by side; a model that wins on
 AUC but is miscalibrated is not a drop-in replacement.
 
-This module is the lowest layer of ``pintel.ml`` (no imports from ``churn`` or ``drift``), which is why the
-shared :class:`EmptySnapshotError` lives here.
+The label horizon is not a constant here: it is the dbt var ``churn_horizon_days``, handed in by the caller
+(``ml_churn_metrics`` reads it from its yml ``meta``), so the early-flag window follows the label it judges.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from pintel.churn.columns import CHURN_DATE_COL, DATE_COL, ID_COL, EmptySnapshotError, as_binary_labels
+
 __all__ = [
     "EVALUATION_COLUMNS",
-    "EmptySnapshotError",
-    "as_binary_labels",
+    "MIN_LEAD_DAYS",
     "calibration_plot",
+    "early_flag_rows",
     "early_flag_share",
     "evaluate",
     "expected_calibration_error",
@@ -41,40 +43,14 @@ EVALUATION_COLUMNS = [
     "precision_top10",
     "recall_top10",
     "early_flag_share",
+    "early_flag_churners",
     "n",
     "positives",
 ]
 
-
-class EmptySnapshotError(ValueError):
-    """Raised when there is nothing to learn from or score: no labelled rows, or a snapshot with no users.
-
-    A subclass of ``ValueError`` so generic callers still catch it, but specific so the dbt/Dagster layer can
-    tell "the upstream model produced an empty snapshot" (an upstream data incident, alert the data team)
-    apart from a programming error.
-    """
-
-
-def as_binary_labels(values: pd.Series | np.ndarray, name: str = "label") -> np.ndarray:
-    """Return ``values`` as an int8 0/1 array, or raise ``ValueError`` naming the offending values.
-
-    Accepts bool, integer, float (0.0/1.0) and nullable integer columns, because warehouses hand labels back
-    in all of these. NULLs must be removed by the caller: a NULL label means "horizon not yet observable",
-    which is a filtering decision, not something to coerce silently.
-    """
-    series = pd.Series(values)
-    if series.isna().any():
-        raise ValueError(f"label column {name!r} contains NULLs; keep only rows whose outcome is observable")
-    try:
-        numeric = pd.to_numeric(series, errors="raise").to_numpy(dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        examples = sorted(map(str, series.unique()[:5]))
-        raise ValueError(f"label column {name!r} must be binary 0/1; found values such as {examples}") from exc
-    bad = ~np.isin(numeric, (0.0, 1.0))
-    if bad.any():
-        examples = sorted(set(numeric[bad].tolist()))[:5]
-        raise ValueError(f"label column {name!r} must be binary 0/1; found values {examples}")
-    return numeric.astype(np.int8)
+#: Default notice a retention play needs: a churner counts as flagged early only at least this many days
+#: before the churn date (a business choice, not a warehouse rule; ``ml_churn_metrics`` takes it from meta).
+MIN_LEAD_DAYS = 14
 
 
 def expected_calibration_error(y_true: np.ndarray, y_prob: np.ndarray, n_bins: int = 10) -> float:
@@ -115,15 +91,32 @@ def top_fraction_flags(scores: pd.Series, groups: pd.Series | None = None, fract
     return rank <= np.ceil(fraction * size)
 
 
+def early_flag_rows(
+    df: pd.DataFrame,
+    *,
+    horizon_days: int,
+    date_col: str = DATE_COL,
+    churn_date_col: str = CHURN_DATE_COL,
+    min_lead_days: int = MIN_LEAD_DAYS,
+) -> np.ndarray:
+    """Rows whose snapshot predicted a churn early enough to act on: lead time ``churn_date - snapshot_date``
+    between ``min_lead_days`` and ``horizon_days`` days (inclusive), i.e. inside the label horizon (the dbt var
+    ``churn_horizon_days``) with at least ``min_lead_days`` left for an intervention. None of them when
+    ``min_lead_days`` exceeds the horizon."""
+    lead = (pd.to_datetime(df[churn_date_col]) - pd.to_datetime(df[date_col])).dt.days.to_numpy()
+    with np.errstate(invalid="ignore"):
+        return (lead >= min_lead_days) & (lead <= horizon_days)
+
+
 def early_flag_share(
     df: pd.DataFrame,
     score_col: str,
     *,
-    id_col: str = "user_id",
-    date_col: str = "snapshot_date",
-    churn_date_col: str = "churn_date",
-    min_lead_days: int = 14,
-    horizon_days: int = 30,
+    horizon_days: int,
+    id_col: str = ID_COL,
+    date_col: str = DATE_COL,
+    churn_date_col: str = CHURN_DATE_COL,
+    min_lead_days: int = MIN_LEAD_DAYS,
     fraction: float = 0.10,
 ) -> float:
     """Share of churners the model flagged early enough to act on.
@@ -132,10 +125,8 @@ def early_flag_share(
 
     * a row is *flagged* when its score is in the top ``fraction`` of its snapshot (:func:`top_fraction_flags`
       over all rows of ``df`` in that snapshot);
-    * a user is an *eligible churner* when ``churn_date`` is not NULL and the user has at least one row whose
-      lead time ``churn_date - snapshot_date`` is between ``min_lead_days`` and ``horizon_days`` days
-      (inclusive), i.e. a snapshot that predicted this churn inside the label horizon with at least two weeks
-      left for an intervention;
+    * a user is an *eligible churner* when ``churn_date`` is not NULL and the user has at least one
+      :func:`early_flag_rows` row;
     * ``early_flag_share`` = eligible churners flagged on at least one such row / eligible churners.
 
     Returns NaN when the churn-date or id column is absent or there are no eligible churners, so callers
@@ -144,16 +135,16 @@ def early_flag_share(
     if churn_date_col not in df.columns or id_col not in df.columns or date_col not in df.columns:
         return math.nan
     flags = top_fraction_flags(df[score_col], df[date_col], fraction)
-    lead = (pd.to_datetime(df[churn_date_col]) - pd.to_datetime(df[date_col])).dt.days.to_numpy()
-    with np.errstate(invalid="ignore"):
-        eligible_row = (lead >= min_lead_days) & (lead <= horizon_days)
+    eligible_row = early_flag_rows(
+        df, horizon_days=horizon_days, date_col=date_col, churn_date_col=churn_date_col, min_lead_days=min_lead_days
+    )
     if not eligible_row.any():
         return math.nan
     per_user = pd.Series(flags[eligible_row]).groupby(df[id_col].to_numpy()[eligible_row]).any()
     return float(per_user.mean())
 
 
-def _safe(metric, y: np.ndarray, p: np.ndarray) -> float:
+def _safe(metric: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, p: np.ndarray) -> float:
     """AUC-type metrics are undefined with a single class; report NaN instead of failing the whole run."""
     if y.min() == y.max():
         return math.nan
@@ -165,13 +156,13 @@ def evaluate(
     label_col: str,
     score_cols: Mapping[str, str],
     *,
-    id_col: str = "user_id",
-    date_col: str = "snapshot_date",
-    churn_date_col: str = "churn_date",
+    horizon_days: int | None = None,
+    id_col: str = ID_COL,
+    date_col: str = DATE_COL,
+    churn_date_col: str = CHURN_DATE_COL,
     top_fraction: float = 0.10,
     ece_bins: int = 10,
-    min_lead_days: int = 14,
-    horizon_days: int = 30,
+    min_lead_days: int = MIN_LEAD_DAYS,
 ) -> pd.DataFrame:
     """Compare several scorers on the same labelled rows; one output row per scorer.
 
@@ -181,8 +172,11 @@ def evaluate(
     Columns (:data:`EVALUATION_COLUMNS`): ``model``, ``roc_auc``, ``pr_auc`` (average precision), ``brier``,
     ``ece`` (:func:`expected_calibration_error`, ``ece_bins`` equal-frequency bins), ``precision_top10`` and
     ``recall_top10`` (top ``top_fraction`` of each snapshot, :func:`top_fraction_flags`; pooled when there is
-    no ``date_col``), ``early_flag_share`` (:func:`early_flag_share`, NaN without ``churn_date_col``),
-    ``n`` and ``positives``.
+    no ``date_col``), ``early_flag_share`` (:func:`early_flag_share`, NaN without ``churn_date_col``) and
+    ``early_flag_churners`` (how many churners that share is over), ``n`` and ``positives``.
+
+    ``horizon_days`` is the label's horizon (``churn_horizon_days``); it is required when the frame has
+    ``churn_date_col``, because the early-flag window is only meaningful relative to the label it judges.
     """
     if label_col not in df_test_scored.columns:
         raise ValueError(f"label column {label_col!r} not in the scored frame")
@@ -190,7 +184,19 @@ def evaluate(
     if data.empty:
         raise EmptySnapshotError("evaluate() got no rows with an observed label")
     y = as_binary_labels(data[label_col], label_col)
+    if churn_date_col in data.columns and horizon_days is None:
+        raise ValueError(f"evaluate() needs horizon_days (the label horizon) to score {churn_date_col!r}")
     groups = data[date_col] if date_col in data.columns else None
+    churners = math.nan  # how many users early_flag_share is a share of
+    if horizon_days is not None and {id_col, date_col, churn_date_col} <= set(data.columns):
+        eligible = early_flag_rows(
+            data,
+            horizon_days=horizon_days,
+            date_col=date_col,
+            churn_date_col=churn_date_col,
+            min_lead_days=min_lead_days,
+        )
+        churners = int(data.loc[eligible, id_col].nunique())
     rows = []
     for name, col in score_cols.items():
         if col not in data.columns:
@@ -209,16 +215,19 @@ def evaluate(
                 "ece": expected_calibration_error(y, p, ece_bins),
                 "precision_top10": hits / max(int(flags.sum()), 1),
                 "recall_top10": hits / y.sum() if y.sum() else math.nan,
-                "early_flag_share": early_flag_share(
+                "early_flag_share": math.nan
+                if horizon_days is None
+                else early_flag_share(
                     data,
                     col,
+                    horizon_days=horizon_days,
                     id_col=id_col,
                     date_col=date_col,
                     churn_date_col=churn_date_col,
                     min_lead_days=min_lead_days,
-                    horizon_days=horizon_days,
                     fraction=top_fraction,
                 ),
+                "early_flag_churners": churners,
                 "n": len(y),
                 "positives": int(y.sum()),
             }

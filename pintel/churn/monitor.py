@@ -1,9 +1,10 @@
 """Model monitoring: feature drift (PSI), realised performance of matured predictions, retrain decision.
 
-Churn labels arrive 30 days late, so monitoring has two clocks. Drift (:func:`drift_report`) is available the
-moment a new snapshot lands and is the early warning; realised performance (:func:`realised_outcomes`) is
-the ground truth but lags by the label horizon. :func:`retrain_needed` combines both into one auditable
-decision with human-readable reasons, so the orchestrator can log *why* it retrained.
+Churn labels arrive one label horizon (the dbt var ``churn_horizon_days``) late, so monitoring has two
+clocks. Drift (:func:`drift_report`) is available the moment a new snapshot lands and is the early warning;
+realised performance (:func:`realised_outcomes`) is the ground truth but lags by that horizon.
+:func:`retrain_needed` combines both into one auditable decision with human-readable reasons, so the
+orchestrator can log *why* it retrained.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pandas as pd
 from scipy.special import rel_entr
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from pintel.ml.metrics import EmptySnapshotError, as_binary_labels, expected_calibration_error
+from pintel.churn.columns import DATE_COL, ID_COL, LABEL_COL, EmptySnapshotError, as_binary_labels
+from pintel.churn.evaluate import expected_calibration_error
 
 __all__ = [
     "PSI_EPSILON",
@@ -133,21 +135,21 @@ def drift_report(
 def realised_outcomes(
     predictions_df: pd.DataFrame,
     labels_df: pd.DataFrame,
-    min_age_days: int = 30,
+    min_age_days: int,
     *,
     as_of: pd.Timestamp | str | None = None,
-    id_col: str = "user_id",
-    date_col: str = "snapshot_date",
-    label_col: str = "churned_30d",
+    id_col: str = ID_COL,
+    date_col: str = DATE_COL,
+    label_col: str = LABEL_COL,
     prob_col: str = "churn_probability",
 ) -> pd.DataFrame:
     """Realised AUC / Brier / ECE of past predictions whose label horizon has passed.
 
     Joins stored predictions (``user_id, snapshot_date, churn_probability, model_version[, model_hash]``) to
-    the feature table's labels on ``(id_col, date_col)``. Only predictions at least ``min_age_days`` older
-    than ``as_of`` count, and only rows whose label is non-NULL: a prediction whose outcome is still open
-    would be scored as "did not churn" and flatter the model. ``as_of`` defaults to the latest snapshot in
-    ``labels_df`` (the warehouse's "today"), which keeps the function deterministic.
+    the feature table's labels on ``(id_col, date_col)``. Only predictions at least ``min_age_days`` (the
+    label horizon) older than ``as_of`` count, and only rows whose label is non-NULL: a prediction whose
+    outcome is still open would be scored as "did not churn" and flatter the model. ``as_of`` defaults to the
+    latest snapshot in ``labels_df`` (the warehouse's "today"), which keeps the function deterministic.
 
     Returns one row per ``model_version`` (and ``model_hash`` when present) with :data:`REALISED_COLUMNS`;
     an empty frame when nothing has matured yet.

@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks: synthetic data and landing-folder tools."""
