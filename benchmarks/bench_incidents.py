@@ -43,8 +43,7 @@ from pintel.incidents import (
     score_incidents,
     select_anomalies,
 )
-from pintel.ml.evaluate_incidents import segment_agreement, segment_stability
-from pintel.ml.segments import discover_segments
+from pintel.segments import discover_segments, segment_agreement, segment_stability
 from pintel.settings import Settings, query
 from pintel.simulate import SimConfig, simulate
 
