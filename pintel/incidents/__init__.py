@@ -6,6 +6,7 @@ point judged from its past only. The rest turns the warehouse's metric marts int
 
 ==================  ===================================================================================
 ``detector``        the generic detector (``detect``, ``detect_frame``); ``detector_core`` its numpy core
+``config``          :class:`IncidentConfig`, the knobs every later stage reads
 ``series``          views over the marts: long format, user units, hourly / trailing-sum / daily views
 ``attribution``     contribution analysis (``attribute``) and the one decision of an incident's cause
 ``grouping``        flagged points -> runs -> episodes; ``group_incidents`` for any flagged table
