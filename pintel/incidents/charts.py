@@ -1,4 +1,8 @@
-"""PNG charts for alerts and reports (matplotlib, headless Agg backend)."""
+"""PNG charts of a detected series for alerts and reports (matplotlib, headless Agg backend).
+
+Imported lazily by the pipeline: loading this module switches matplotlib to its headless backend for the
+whole process, which a notebook user of :func:`pintel.incidents.detect` must not get as a side effect.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ def plot_anomalies(
 ) -> Path:
     """Write a PNG of ``series`` with the detector's expected line, band and flagged points.
 
-    ``result`` is the output of :func:`pintel.ml.anomaly.detect` on ``series`` (same index). Returns the
+    ``result`` is the output of :func:`pintel.incidents.detect` on ``series`` (same index). Returns the
     path written; parent directories are created.
     """
     missing = {"expected", "lower", "upper", "is_anomaly"} - set(result.columns)

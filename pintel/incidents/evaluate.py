@@ -1,7 +1,7 @@
-"""Score detected incidents against the simulator's planted ones, and segments against its personas.
+"""Score detected incidents against the simulator's planted ones: recall, root cause, delay, false incidents.
 
 Incidents (``ground_truth/incidents.parquet``: start, end -- exclusive --, metric, segment_dim, segment_value,
-direction) are matched to detected incidents (:func:`pintel.ml.incidents.metric_incidents`) by time and
+direction) are matched to detected incidents (:func:`pintel.incidents.metric_incidents`) by time and
 direction:
 
 * a detected incident *matches* a planted one when it goes the same way (drop / spike) and its span
@@ -16,8 +16,6 @@ direction:
 * **extra incidents** -- further matches of one planted incident (the grouping should give one per cause);
 * **false incidents** -- detected incidents matching nothing, per monitored metric name (an incident involving
   events and active users counts for both) and per monitored series, scaled to 90 days.
-
-Segments: adjusted Rand index between segment ids and planted personas, and between two runs (stability).
 """
 
 from __future__ import annotations
@@ -28,15 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_rand_score
 
 __all__ = [
     "IncidentScore",
     "load_planted",
     "match_incidents",
     "score_incidents",
-    "segment_agreement",
-    "segment_stability",
 ]
 
 MATCH_COLUMNS = [
@@ -199,21 +194,3 @@ def score_incidents(
         matches=matches,
         false_incidents=false,
     )
-
-
-def segment_agreement(assignments: pd.DataFrame, personas: pd.DataFrame) -> float:
-    """Adjusted Rand index between ``segment_id`` and planted ``persona`` on the users present in both."""
-    merged = assignments[["user_id", "segment_id"]].merge(personas[["user_id", "persona"]], on="user_id")
-    if merged.empty:
-        raise ValueError("no user in common between segment assignments and personas")
-    return float(adjusted_rand_score(merged["persona"], merged["segment_id"]))
-
-
-def segment_stability(first: pd.DataFrame, second: pd.DataFrame) -> tuple[float, float]:
-    """ARI between two runs' segment ids and the share of users keeping the *same id* (not just partition)."""
-    merged = first[["user_id", "segment_id"]].merge(second[["user_id", "segment_id"]], on="user_id")
-    if merged.empty:
-        raise ValueError("no user in common between the two runs")
-    ari = float(adjusted_rand_score(merged["segment_id_x"], merged["segment_id_y"]))
-    same = float((merged["segment_id_x"] == merged["segment_id_y"]).mean())
-    return ari, same

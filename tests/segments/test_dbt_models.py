@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 
 from pintel.build import build, run_dbt
-from pintel.ml.evaluate_incidents import segment_agreement, segment_stability
-from pintel.ml.segments import assign_segments, discover_segments
+from pintel.segments import assign_segments, discover_segments, segment_agreement, segment_stability
 from pintel.settings import Settings, query
 
 SERVED_TYPES = {
@@ -95,7 +94,7 @@ def test_ids_follow_behaviour_across_seeds_and_samples(first_run: dict[str, pd.D
 
 
 def test_assign_segments_reproduces_the_fit(first_run: dict[str, pd.DataFrame]) -> None:
-    """The change to pintel.ml.segments: users assigned to stored centroids = the clustering's own labels."""
+    """pintel.segments.assign_segments: users assigned to stored centroids = the clustering's own labels."""
     features = _wide(first_run["features"])
     fitted = discover_segments(features, k_range=range(3, 9), seed=0)
     assigned = assign_segments(features, fitted.centroids)

@@ -1,4 +1,5 @@
-"""Behavioural tests for pintel.ml.anomaly (and the chart helper) on seeded synthetic series."""
+"""The generic detector (pintel.incidents.detector) on seeded synthetic series: online property, planted
+incidents, false alarms, warm-up, gaps, degenerate and bad input; detect_frame on a long table."""
 
 from __future__ import annotations
 
@@ -8,47 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pintel.ml.anomaly import attribute, detect, detect_frame, group_incidents
-from pintel.ml.charts import plot_anomalies
-
-HOUR_START = "2024-01-01"  # a Monday
-
-
-def _hourly_rate(days: int, base: float, *, weekend: float = 0.7, trend: float = 0.2) -> pd.Series:
-    """Expected events/hour with a daily profile (night ~25 % of the afternoon peak), weekends and growth."""
-    idx = pd.date_range(HOUR_START, periods=days * 24, freq="h")
-    hour = idx.hour.to_numpy()
-    daily = 0.25 + 0.75 * np.exp(-0.5 * ((hour - 14) / 4.0) ** 2)
-    weekly = np.where(idx.day_of_week.to_numpy() >= 5, weekend, 1.0)
-    growth = 1.0 + trend * np.arange(len(idx)) / len(idx)
-    return pd.Series(base * daily * weekly * growth, index=idx)
-
-
-def _poisson(rate: pd.Series, seed: int, *, overdispersion: float = 0.0) -> pd.Series:
-    rng = np.random.default_rng(seed)
-    lam = rate.to_numpy()
-    if overdispersion > 0:
-        lam = lam * rng.gamma(1 / overdispersion, overdispersion, len(lam))
-    return pd.Series(rng.poisson(lam).astype(float), index=rate.index)
-
-
-def _runs(flags: pd.Series) -> int:
-    f = flags.to_numpy(dtype=bool)
-    return int(f[0]) + int((f[1:] & ~f[:-1]).sum())
-
-
-def _position(series: pd.Series, ts: str) -> int:
-    return int(series.index.get_loc(pd.Timestamp(ts)))
-
-
-@pytest.fixture(scope="module")
-def hourly() -> pd.Series:
-    return _poisson(_hourly_rate(70, 400.0), seed=1)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# detect: online property, planted incidents, false alarms
-# --------------------------------------------------------------------------------------------------------------
+import pintel.ml.anomaly
+from pintel.incidents import detect, detect_frame
+from tests.incidents.synthetic import DROP_AT, flagged_runs, hourly_rate, poisson, position
 
 
 def test_result_shape_and_columns(hourly: pd.Series) -> None:
@@ -74,7 +37,7 @@ def test_causal_prefix_gives_identical_rows(hourly: pd.Series) -> None:
 
 def test_planted_60pct_drop_for_3_hours_is_flagged_at_first_point(hourly: pd.Series) -> None:
     series = hourly.copy()
-    i0 = _position(series, "2024-03-01 13:00")  # a Friday afternoon
+    i0 = position(series, "2024-03-01 13:00")  # a Friday afternoon
     series.iloc[i0 : i0 + 3] = np.round(series.iloc[i0 : i0 + 3] * 0.4)
     result = detect(series)
     assert result["is_anomaly"].iloc[i0]
@@ -108,9 +71,9 @@ def test_event_type_going_to_zero_for_a_day_is_flagged(hourly: pd.Series) -> Non
 
 @pytest.mark.parametrize(("seed", "overdispersion"), [(11, 0.0), (12, 0.0), (13, 0.01)])
 def test_clean_90_day_hourly_series_has_at_most_one_flagged_run(seed: int, overdispersion: float) -> None:
-    series = _poisson(_hourly_rate(90, 300.0), seed=seed, overdispersion=overdispersion)
+    series = poisson(hourly_rate(90, 300.0), seed=seed, overdispersion=overdispersion)
     result = detect(series)
-    assert _runs(result["is_anomaly"]) <= 1
+    assert flagged_runs(result["is_anomaly"]) <= 1
 
 
 def test_daily_series_with_trend_and_weekly_seasonality() -> None:
@@ -121,15 +84,10 @@ def test_daily_series_with_trend_and_weekly_seasonality() -> None:
     series = pd.Series(rng.poisson(dau).astype(float), index=idx)
     clean = detect(series)
     assert clean.attrs["periods"] == (7,)
-    assert _runs(clean["is_anomaly"]) <= 1
+    assert flagged_runs(clean["is_anomaly"]) <= 1
     series.iloc[250] *= 0.6
     hit = detect(series)
     assert hit["is_anomaly"].iloc[250] and hit["score"].iloc[250] < 0
-
-
-# --------------------------------------------------------------------------------------------------------------
-# warm-up, gaps, degenerate series
-# --------------------------------------------------------------------------------------------------------------
 
 
 def test_short_series_is_all_warmup(hourly: pd.Series) -> None:
@@ -154,7 +112,7 @@ def test_documented_warmup_is_where_bands_start(freq: str, n: int) -> None:
 
 def test_gaps_and_missing_values(hourly: pd.Series) -> None:
     series = hourly.copy()
-    i0 = _position(series, "2024-03-04 14:00")
+    i0 = position(series, "2024-03-04 14:00")
     series.iloc[i0 : i0 + 3] = np.round(series.iloc[i0 : i0 + 3] * 0.4)
     series.iloc[1000] = np.nan
     gappy = series.drop(series.index[1100:1130])  # 30 missing timestamps
@@ -183,10 +141,10 @@ def test_constant_series_no_division_by_zero_and_departure_flagged() -> None:
 
 
 def test_level_shift_is_flagged_then_absorbed() -> None:
-    rate = _hourly_rate(60, 400.0)
-    shift = _position(rate, "2024-02-10 10:00")
+    rate = hourly_rate(60, 400.0)
+    shift = position(rate, "2024-02-10 10:00")
     rate.iloc[shift:] *= 0.5
-    result = detect(_poisson(rate, seed=3))
+    result = detect(poisson(rate, seed=3))
     assert result["is_anomaly"].iloc[shift]
     window = result.attrs["level_window"]
     assert window == 49 and result.attrs["adaptation_points"] == 25
@@ -208,7 +166,7 @@ def test_series_with_negative_values_uses_additive_model() -> None:
     idx = pd.date_range("2024-01-01", periods=24 * 40, freq="h")
     values = 3 * np.sin(2 * np.pi * idx.hour.to_numpy() / 24) + rng.normal(0, 1, len(idx))
     series = pd.Series(values, index=idx)
-    assert _runs(detect(series)["is_anomaly"]) <= 1
+    assert flagged_runs(detect(series)["is_anomaly"]) <= 1
     series.iloc[800] += 9
     result = detect(series)
     assert result["is_anomaly"].iloc[800] and result["score"].iloc[800] > 0
@@ -240,50 +198,6 @@ def test_bad_options_and_types_raise() -> None:
         detect(series, variance="gaussian")  # type: ignore[arg-type]
 
 
-# --------------------------------------------------------------------------------------------------------------
-# detect_frame, attribution, incidents
-# --------------------------------------------------------------------------------------------------------------
-
-SHARES = {"android": 0.25, "ios": 0.5, "web": 0.25}
-DROP_AT = "2024-02-20 12:00"
-
-
-@pytest.fixture(scope="module")
-def metric_table() -> pd.DataFrame:
-    """events by platform (android drops 65 % for 3 h), the overall total, a country slice and DAU."""
-    rng = np.random.default_rng(9)
-    rate = _hourly_rate(56, 3000.0)
-    i0 = _position(rate, DROP_AT)
-    frames, total = [], np.zeros(len(rate))
-    by_platform = {}
-    for platform, share in SHARES.items():
-        lam = rate.to_numpy() * share
-        if platform == "android":
-            lam[i0 : i0 + 3] *= 0.35
-        values = rng.poisson(lam).astype(float)
-        by_platform[platform] = values
-        total += values
-        frames.append(("events", "platform", platform, values))
-    frames.append(("events", None, None, total))
-    us = np.round(0.6 * by_platform["android"] + 0.3 * by_platform["ios"])  # android users are mostly US
-    frames.append(("events", "country", "US", us))
-    dau = rate.to_numpy() * 0.1 * SHARES["android"]
-    dau[i0 : i0 + 3] *= 0.35
-    frames.append(("active_users", "platform", "android", rng.poisson(dau).astype(float)))
-    return pd.concat(
-        [
-            pd.DataFrame({"metric": m, "segment_dim": d, "segment_value": v, "ts": rate.index, "value": y})
-            for m, d, v, y in frames
-        ],
-        ignore_index=True,
-    )
-
-
-@pytest.fixture(scope="module")
-def detected(metric_table: pd.DataFrame) -> pd.DataFrame:
-    return detect_frame(metric_table)
-
-
 def test_detect_frame_returns_one_row_per_input_row(metric_table: pd.DataFrame, detected: pd.DataFrame) -> None:
     assert len(detected) == len(metric_table)
     assert list(detected.columns) == [
@@ -305,69 +219,7 @@ def test_detect_frame_returns_one_row_per_input_row(metric_table: pd.DataFrame, 
         detect_frame(metric_table.drop(columns="segment_value"))
 
 
-def test_attribution_ranks_the_planted_segment_first(detected: pd.DataFrame) -> None:
-    at = detected[detected["ts"].eq(pd.Timestamp(DROP_AT)) & detected["metric"].eq("events")]
-    total = at[at["segment_dim"].isna()].iloc[0]
-    ranked = attribute(total, at[at["segment_dim"].notna()])
-    top = ranked.iloc[0]
-    assert (top["segment_dim"], top["segment_value"]) == ("platform", "android")
-    assert top["contribution_share"] > 0.8
-    assert top["relative_change"] == pytest.approx(-0.65, abs=0.08)
-    assert list(ranked["rank"]) == list(range(1, len(ranked) + 1))
-    # without an explicit total, each dimension's own sum is used
-    assert attribute(None, at[at["segment_dim"].eq("platform")]).iloc[0]["segment_value"] == "android"
-
-
-def test_overall_anomaly_and_its_segment_become_one_incident(detected: pd.DataFrame) -> None:
-    flagged = detected[detected["is_anomaly"]]
-    window = flagged[flagged["ts"].between(pd.Timestamp(DROP_AT), pd.Timestamp(DROP_AT) + pd.Timedelta(hours=2))]
-    assert window["segment_dim"].isna().any()  # the overall metric is flagged too
-    incidents = group_incidents(window)
-    assert len(incidents) == 1
-    incident = incidents.iloc[0]
-    assert incident["cause"] == "platform=android"
-    assert incident["start"] == pd.Timestamp(DROP_AT)
-    assert incident["direction"] == "drop"
-    assert incident["severity"] == "critical"
-    assert set(incident["metrics"].split(",")) <= {"events", "active_users"}
-    assert "overall" in incident["segments"]
-    # deterministic id, and the same result from the full detector output (is_anomaly filter)
-    assert group_incidents(window)["incident_id"].iloc[0] == incident["incident_id"]
-    full = group_incidents(detected)
-    assert incident["incident_id"] in set(full["incident_id"])
-
-
-def test_unrelated_anomalies_stay_separate_incidents() -> None:
-    ts = pd.date_range("2024-03-01 10:00", periods=3, freq="h")
-    later = pd.date_range("2024-03-02 10:00", periods=2, freq="h")
-    rows = pd.concat(
-        [
-            pd.DataFrame({"metric": "events", "segment_dim": "platform", "segment_value": "android", "ts": ts}).assign(
-                score=-8.0, observed=40.0, expected=100.0
-            ),
-            pd.DataFrame({"metric": "signups", "segment_dim": None, "segment_value": None, "ts": later}).assign(
-                score=6.0, observed=300.0, expected=120.0
-            ),
-        ],
-        ignore_index=True,
-    )
-    incidents = group_incidents(rows)
-    assert list(incidents["cause"]) == ["platform=android", "overall"]
-    assert list(incidents["direction"]) == ["drop", "spike"]
-    assert incidents["incident_id"].is_unique
-    assert group_incidents(rows.iloc[0:0]).empty
-    with pytest.raises(ValueError, match="columns"):
-        group_incidents(rows.drop(columns="score"))
-
-
-# --------------------------------------------------------------------------------------------------------------
-# chart
-# --------------------------------------------------------------------------------------------------------------
-
-
-def test_plot_anomalies_writes_png(hourly: pd.Series, tmp_path) -> None:
-    series = hourly.iloc[-24 * 21 :].copy()
-    series.iloc[-30] *= 3
-    result = detect(hourly).iloc[-24 * 21 :]
-    out = plot_anomalies(series, result, tmp_path / "charts" / "events.png", title="events")
-    assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_the_old_import_path_is_the_same_detector() -> None:
+    """pintel.ml.anomaly is kept for compatibility (the shared benchmark calls pintel.ml.anomaly:detect)."""
+    assert pintel.ml.anomaly.detect is detect
+    assert pintel.ml.anomaly.detect_frame is detect_frame
