@@ -125,6 +125,7 @@ def change_flag(
             con.execute("rollback")
             return None
         before_def = before.definition() if before is not None else None
+        kind = "create" if before is None and change == "set" else change
         audit_id = con.execute(
             f"""insert into {SCHEMA}.feature_flag_audit
                 (flag_key, changed_at, actor, actor_kind, change, reason, decision_id, reverts_audit_id, before, after)
@@ -134,7 +135,7 @@ def change_flag(
                 now,
                 actor,
                 actor_kind(actor),
-                change if before is not None or change != "set" else "create",
+                kind,
                 reason.strip(),
                 decision_id,
                 reverts_audit_id,
@@ -161,7 +162,7 @@ def change_flag(
         con.execute("rollback")
         raise
     write_snapshot(con)
-    return Change(int(audit_id), flag.key, actor, change, reason.strip(), before_def, flag.definition(), decision_id)
+    return Change(int(audit_id), flag.key, actor, kind, reason.strip(), before_def, flag.definition(), decision_id)
 
 
 def serve_variant(flag: Flag, variant: str) -> Flag:
