@@ -4,8 +4,6 @@ Thin: the logic is ``pintel.act.deliver``. Register it in ``definitions.py`` by 
 its asset check ``actions_delivered`` (non-blocking) fails while any message is left ``failed`` in the outbox.
 """
 
-from __future__ import annotations
-
 from datetime import timedelta
 from typing import Any
 

@@ -409,7 +409,7 @@ def _switch(on: bool, reason: str, actor: str | None, warehouse: Path | None) ->
     path = Settings.from_env(warehouse=warehouse).warehouse
     who = _actor(actor)
     try:
-        con = open_writer(path, wait_seconds=10)
+        con = open_writer(path, wait_seconds=3)
     except WarehouseLocked as exc:
         if not on:
             raise click.ClickException(str(exc)) from exc

@@ -16,8 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from pintel.act.flag import Flag, FlagError
 from pintel.act.schema import SCHEMA
 from pintel.act.warehouse import database_path
@@ -36,10 +34,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _iso(value: Any) -> str | None:
-    if value is None or pd.isna(value):
-        return None
-    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -212,9 +208,11 @@ def revert(con: Any, audit_id: int, *, actor: str, reason: str, force: bool = Fa
     )
 
 
-def history(con: Any, key: str | None = None, limit: int = 50) -> pd.DataFrame:
-    """Newest audit rows first, optionally for one flag."""
+def history(con: Any, key: str | None = None, limit: int = 50) -> Any:
+    """Newest audit rows first, optionally for one flag (a pandas DataFrame)."""
     if not table_exists(con, SCHEMA, "feature_flag_audit"):
+        import pandas as pd
+
         return pd.DataFrame(columns=["audit_id", "flag_key", "changed_at", "actor", "change", "reason"])
     where, params = ("where flag_key = ?", [key]) if key else ("", [])
     return con.execute(
