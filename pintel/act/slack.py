@@ -31,7 +31,7 @@ from slack_sdk.http_retry import (
 )
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
-from pintel.act.redact import redact, redacting_logger
+from pintel.act.redact import RedactingFilter, redact, redacting_logger
 
 TOKEN_ENV = "PINTEL_SLACK_BOT_TOKEN"
 BASE_URL_ENV = "PINTEL_SLACK_BASE_URL"
@@ -105,6 +105,8 @@ class Messenger:
         for handler in handlers:
             handler.messenger = self  # type: ignore[attr-defined]
         client.retry_handlers = handlers
+        if not any(isinstance(f, RedactingFilter) for f in client.logger.filters):
+            client.logger.addFilter(RedactingFilter())  # a caller's own client logs through the same mask
         self.reader = WebClient(
             token=client.token,
             base_url=client.base_url,
