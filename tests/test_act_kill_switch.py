@@ -95,3 +95,17 @@ def test_serve_config_from_env(monkeypatch, tmp_path) -> None:
     assert (config.host, config.port, config.api_token) == ("127.0.0.2", 8123, "abc")
     assert config.flags_file == tmp_path / "w.flags.json"
     assert ServeConfig.from_env(warehouse=tmp_path / "w.duckdb", port=9000).port == 9000
+
+
+def test_summary_sections_on_a_warehouse_without_actions(tmp_path) -> None:
+    from pintel.act.summary import actions_lines, actions_markdown
+    from pintel.settings import connect
+
+    path = tmp_path / "plain.duckdb"
+    connect(path).close()  # a warehouse that never acted: no act tables
+    con = connect(path, read_only=True)
+    try:
+        assert actions_lines(con) == ["actions (last 7 days):", "  kill switch: off"]
+        assert "No flag changes in the last 7 days." in actions_markdown(con)
+    finally:
+        con.close()

@@ -9,6 +9,7 @@ no other can write it, so the server must not keep the warehouse open; it watche
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pintel.act.schema import SCHEMA
 from pintel.act.warehouse import database_path
 from pintel.tables import table_exists
 
+log = logging.getLogger("pintel.act.flags")
 DECISION_PREFIX = "decision:"
 FLAG_SET_ID = "pintel"
 
@@ -157,7 +159,10 @@ def change_flag(
     except BaseException:
         con.execute("rollback")
         raise
-    write_snapshot(con)
+    try:
+        write_snapshot(con)
+    except OSError as exc:  # committed; the served file catches up at the next change, export or actions run
+        log.warning("flag %s changed but the flag file could not be re-exported: %s", flag.key, exc)
     return Change(int(audit_id), flag.key, actor, kind, reason.strip(), before_def, flag.definition(), decision_id)
 
 
