@@ -99,9 +99,14 @@ async def _load(url: str, keys: list[str], rate: float, seconds: float) -> dict[
         conn = await connection()
         try:
             status = await conn.post(requests[i])
-        except (OSError, asyncio.IncompleteReadError):
-            statuses[0] = statuses.get(0, 0) + 1
-            return
+        except (OSError, asyncio.IncompleteReadError):  # the server closed an idle keep-alive: one fresh try
+            conn.writer.close()
+            try:
+                conn = _Connection(*await asyncio.open_connection(host, int(port)))
+                status = await conn.post(requests[i])
+            except (OSError, asyncio.IncompleteReadError):
+                statuses[0] = statuses.get(0, 0) + 1
+                return
         latencies[i] = time.perf_counter() - due
         statuses[status] = statuses.get(status, 0) + 1
         idle.append(conn)
