@@ -138,6 +138,53 @@ async def _load(url: str, keys: list[str], rate: float, seconds: float) -> dict[
     }
 
 
+def _service_cpu_us(warehouse: Path, requests: int = 3000) -> float:
+    """CPU time per evaluation request through the ASGI app in this process (no network, no scheduler)."""
+    from pintel.act.flags import snapshot_path
+    from pintel.serve import ServeConfig, create_app
+
+    app = create_app(ServeConfig(warehouse=warehouse, flags_file=snapshot_path(warehouse)))
+    app.state.flags.start()
+    body = json.dumps({"context": {"targetingKey": "user-1", "platform": "android"}}).encode()
+    path = "/ofrep/v1/evaluate/flags/new_editor"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "state": {},
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def call() -> None:
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(_message: dict) -> None:
+            return None
+
+        await app(dict(scope), receive, send)
+
+    async def run() -> float:
+        for _ in range(200):
+            await call()
+        started = time.process_time()
+        for _ in range(requests):
+            await call()
+        return (time.process_time() - started) / requests * 1e6
+
+    return round(asyncio.run(run()), 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0)
@@ -150,11 +197,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         warehouse = Path(tmp) / "bench.duckdb"
         keys = _seed(warehouse)
+        service_cpu = _service_cpu_us(warehouse)
         with running_server(
             warehouse, refresh_seconds=1.0, log=Path(tmp) / "serve.log", access_log=args.access_log
         ) as url:
             result = asyncio.run(_load(url, keys, args.rate, args.seconds))
     result.update(
+        server_cpu_us_per_request=service_cpu,
         rate=args.rate,
         seconds=args.seconds,
         access_log=args.access_log,

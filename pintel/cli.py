@@ -225,8 +225,8 @@ _ACTOR = click.option("--actor", help="Who makes the change (default $PINTEL_ACT
 @_WAREHOUSE
 @click.option("--refresh-seconds", type=float, help="How often the flag snapshot is re-checked (default 1).")
 @click.option("--log-level", default="info", show_default=True)
-@click.option("--no-access-log", is_flag=True, help="Do not log every request.")
-def serve_cmd(host, port, warehouse, refresh_seconds, log_level, no_access_log) -> None:
+@click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
+def serve_cmd(host, port, warehouse, refresh_seconds, log_level, access_log) -> None:
     """Serve pintel over HTTP: OFREP flag evaluation, health; writes need $PINTEL_API_TOKEN."""
     from pintel.serve import ServeConfig, serve
 
@@ -236,7 +236,7 @@ def serve_cmd(host, port, warehouse, refresh_seconds, log_level, no_access_log) 
         f"{'enabled' if config.api_token else 'disabled: set PINTEL_API_TOKEN'})",
         err=True,
     )
-    serve(config, log_level=log_level, access_log=not no_access_log)
+    serve(config, log_level=log_level, access_log=access_log)
 
 
 @main.group("flags")

@@ -81,8 +81,12 @@ def create_app(config: ServeConfig, routers: list[APIRouter] | None = None) -> F
     return app
 
 
-def serve(config: ServeConfig, log_level: str = "info", access_log: bool = True) -> None:
-    """Run the app with uvicorn (blocking) on ``config.host:config.port``."""
+def serve(config: ServeConfig, log_level: str = "info", access_log: bool = False) -> None:
+    """Run the app with uvicorn (blocking) on ``config.host:config.port``.
+
+    No access log by default: a flag server answers every page view of every application, and a log line per
+    evaluation costs more than the evaluation (see BENCHMARKS.md); turn it on to debug a client.
+    """
     import uvicorn
 
     uvicorn.run(

@@ -47,8 +47,7 @@ def running_server(
         "--log-level",
         "info",
     ]
-    if not access_log:
-        args.append("--no-access-log")
+    args.append("--access-log" if access_log else "--no-access-log")
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
