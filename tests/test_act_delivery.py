@@ -57,7 +57,7 @@ def token(monkeypatch) -> str:
 
 @pytest.fixture
 def fake(token):
-    server = FakeSlack.start(token, hang_seconds=2.5)
+    server = FakeSlack.start(token, hang_seconds=4.0)
     yield server
     server.close()
 
@@ -72,7 +72,7 @@ def con(tmp_path):
 
 
 def _messenger(fake: FakeSlack, token: str) -> Messenger:
-    return Messenger(WebClient(token=token, base_url=fake.url, timeout=1), backoff=0.05)
+    return Messenger(WebClient(token=token, base_url=fake.url, timeout=2), backoff=0.05)
 
 
 def _run(con, fake, token, rows, policy=POLICY):
