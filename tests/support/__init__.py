@@ -1,1 +1,1 @@
-"""Helpers shared by tests and benchmarks: synthetic data and landing-folder tools."""
+"""Test support: synthetic data, landing helpers, local stand-ins for external services (Slack)."""
