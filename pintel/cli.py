@@ -187,3 +187,23 @@ def dq_cmd(warehouse: Path | None, reports: Path | None) -> None:
     settings = Settings.from_env(warehouse=warehouse)
     code = main_dq(settings.warehouse, reports or settings.reports)
     raise SystemExit(code)
+
+
+@main.command("ask")
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object (the answer contract).")
+@click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file (default $PINTEL_WAREHOUSE).")
+@click.option("--manifest", type=click.Path(path_type=Path), help="dbt semantic_manifest.json (default: the build's).")
+def ask_cmd(question: str, as_json: bool, warehouse: Path | None, manifest: Path | None) -> None:
+    """Answer a question about the product's metrics, e.g. "weekly actives by platform last week"."""
+    import os
+
+    from pintel.ask import ask
+
+    result = ask(question, warehouse, manifest=manifest, llm=os.environ.get("PINTEL_LLM") or None)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), default=str))
+    else:
+        click.echo(result.explanation)
+    if result.status != "answered":
+        raise SystemExit(2)
