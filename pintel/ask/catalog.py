@@ -37,6 +37,9 @@ class Dimension:
     description: str
     synonyms: tuple[str, ...]
     table: str  # schema.alias of the model it reads
+    # False for dimensions whose values are everyday words (event names: "signed up"): naming one in a question
+    # about a metric without the dimension is read as ordinary words, not as a filter to refuse
+    strict_mentions: bool = True
 
     @property
     def qualified(self) -> str:
@@ -155,6 +158,7 @@ def parse_manifest(raw: str) -> Catalog:
                     description=dim.get("description") or "",
                     synonyms=_strings(_meta(dim).get("synonyms")),
                     table=table,
+                    strict_mentions=bool(_meta(dim).get("strict_mentions", True)),
                 )
             )
     metrics: dict[str, Metric] = {}

@@ -39,21 +39,31 @@ class Compiler:
         self.manifest_path = manifest_path
         self.catalog = catalog
         self.cache_path = cache_path or manifest_path.with_name("pintel_ask_compiled.json")
-        self._shapes: dict[str, str] = self._read_cache()
+        cached = self._read_cache()
+        self._shapes: dict[str, str] = dict(cached.get("shapes", {}))
+        self._values: dict[str, dict] = dict(cached.get("values", {}))
         self._engine: Any = None
 
-    def _read_cache(self) -> dict[str, str]:
+    def _read_cache(self) -> dict:
         try:
             cached = json.loads(self.cache_path.read_text())
         except (OSError, json.JSONDecodeError):
             return {}
-        if cached.get("digest") != self.catalog.digest:
-            return {}
-        return dict(cached.get("shapes", {}))
+        return cached if cached.get("digest") == self.catalog.digest else {}
+
+    def values(self, warehouse_key: str) -> dict[str, list[str]] | None:
+        """Dimension values cached for this exact warehouse file (path, size and modification time)."""
+        return self._values.get(warehouse_key)
+
+    def remember_values(self, warehouse_key: str, values: dict[str, list[str]]) -> None:
+        self._values = {warehouse_key: values}  # only the latest state of a warehouse is worth keeping
+        self._write_cache()
 
     def _write_cache(self) -> None:
         """Atomic replace, so concurrent `pintel ask` processes never read half a file; unwritable is fine."""
-        payload = json.dumps({"digest": self.catalog.digest, "shapes": self._shapes}, indent=0, sort_keys=True)
+        payload = json.dumps(
+            {"digest": self.catalog.digest, "shapes": self._shapes, "values": self._values}, indent=0, sort_keys=True
+        )
         try:
             fd, tmp = tempfile.mkstemp(dir=self.cache_path.parent, prefix=".pintel_ask_", suffix=".json")
             with os.fdopen(fd, "w") as handle:

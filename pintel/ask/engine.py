@@ -80,7 +80,8 @@ def ask(question: str, warehouse: Path | None = None, *, manifest: Path | None =
         return refused(question, str(exc))
     try:
         first, last, anchor = data_window(con, catalog)
-        values = dimension_values(con, catalog)
+        compiler = Compiler(manifest, catalog)
+        values = _values(con, catalog, compiler, warehouse)
         if llm:
             from pintel.ask.llm import parse_with_llm
 
@@ -91,11 +92,23 @@ def ask(question: str, warehouse: Path | None = None, *, manifest: Path | None =
             return refused(question, parsed.refusal or "I cannot answer that.", parsed.nearest)
         if parsed.intent == "why":
             return _why(con, parsed, catalog, first, anchor)
-        return _metric(con, parsed, catalog, Compiler(manifest, catalog), first, last, anchor)
+        return _metric(con, parsed, catalog, compiler, first, last, anchor)
     except (QueryError, CompileError) as exc:
         return refused(question, f"The warehouse could not answer: {exc}")
     finally:
         con.close()
+
+
+def _values(con, catalog: Catalog, compiler: Compiler, warehouse: Path) -> dict[str, set[str]]:
+    """The warehouse's dimension values, read once per state of the file (its size and modification time)."""
+    stat = warehouse.stat()
+    key = f"{warehouse}|{stat.st_size}|{stat.st_mtime_ns}"
+    cached = compiler.values(key)
+    if cached is not None:
+        return {dim: set(vals) for dim, vals in cached.items()}
+    values = dimension_values(con, catalog)
+    compiler.remember_values(key, {dim: sorted(vals) for dim, vals in values.items()})
+    return values
 
 
 def _clip(period: Period, first: date, last: date) -> Period | None:
@@ -110,7 +123,8 @@ def _metric(
 ) -> Answer:
     metric = parsed.metric
     assert metric is not None
-    asked = parsed.period or _default_period(metric.default_range, anchor, first)
+    default = "all" if parsed.grain is not None else metric.default_range  # a series with no period: all of it
+    asked = parsed.period or _default_period(default, anchor, first)
     period = _clip(asked, first, last)
     base = Answer(
         question=parsed.question,
@@ -129,6 +143,8 @@ def _metric(
     request = Request(metric, tuple(parsed.group_by), tuple(parsed.filters), period.start, period.end, parsed.grain)
     result = run(con, request, compiler)
     rows = [r for r in result.rows if all(r["group"].get(d) in keep for d, keep in parsed.restrict.items())]
+    if not rows and not parsed.group_by and parsed.grain is None and metric.over_time == "sum":
+        rows = [{"group": {}, "period": None, "value": 0.0}]  # nothing counted is a count of zero
     if parsed.limit:
         rows = rows[: parsed.limit]
     previous = None

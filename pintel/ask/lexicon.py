@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 FUZZY_MIN_LENGTH = 5
 FUZZY_THRESHOLD = 0.8  # normalised edit similarity: one typo in a 5-letter word, two in a 10-letter one
@@ -86,19 +86,26 @@ def tokenize(text: str) -> list[Token]:
 
 
 @lru_cache(maxsize=4096)
-def phrase_tokens(phrase: str) -> tuple[str, ...]:
+def phrase_words(phrase: str) -> tuple[tuple[str, str], ...]:
+    """(stem, word) of the phrase's content words (all words when it has no content word)."""
     words = re.findall(r"[a-z0-9]+", normalize(phrase).replace("_", " "))
-    content = tuple(stem(w) for w in words if w not in STOPWORDS)
-    return content or tuple(stem(w) for w in words)
+    content = tuple((stem(w), w) for w in words if w not in STOPWORDS)
+    return content or tuple((stem(w), w) for w in words)
 
 
-def similarity(a: str, b: str) -> float:
-    if a == b:
+def phrase_tokens(phrase: str) -> tuple[str, ...]:
+    return tuple(s for s, _ in phrase_words(phrase))
+
+
+def similarity(word: tuple[str, str], token: Token) -> float:
+    """1 for the same stem; else the closer of stem and surface forms when within the typo threshold."""
+    if word[0] == token.text:
         return 1.0
-    if len(a) < FUZZY_MIN_LENGTH or len(b) < FUZZY_MIN_LENGTH or a[0] != b[0]:
-        return 0.0
-    score = Levenshtein.normalized_similarity(a, b)
-    return score if score >= FUZZY_THRESHOLD else 0.0
+    best = 0.0
+    for a, b in ((word[0], token.text), (word[1], token.raw)):
+        if len(a) >= FUZZY_MIN_LENGTH and len(b) >= FUZZY_MIN_LENGTH and a[0] == b[0]:
+            best = max(best, OSA.normalized_similarity(a, b))  # a transposition ('signpus') is one edit
+    return best if best >= FUZZY_THRESHOLD else 0.0
 
 
 @dataclass(frozen=True)
@@ -111,20 +118,20 @@ class Match:
 
 def find(phrase: str, tokens: list[Token], taken: set[int] | frozenset[int] = frozenset()) -> Match | None:
     """The best in-order occurrence of ``phrase`` among the question's content ``tokens`` not yet ``taken``."""
-    wanted = phrase_tokens(phrase)
+    wanted = phrase_words(phrase)
     if not wanted:
         return None
     free = [t for t in tokens if t.index not in taken and t.raw not in STOPWORDS]
     best: Match | None = None
     for start, token in enumerate(free):
-        first = similarity(wanted[0], token.text)
+        first = similarity(wanted[0], token)
         if first == 0.0:
             continue
         positions, sims, cursor = [token.index], [first], start
         for word in wanted[1:]:
             hit = None
             for nxt in range(cursor + 1, min(cursor + 2 + MAX_GAP, len(free))):
-                s = similarity(word, free[nxt].text)
+                s = similarity(word, free[nxt])
                 if s > 0.0:
                     hit = (nxt, s)
                     break
@@ -136,7 +143,7 @@ def find(phrase: str, tokens: list[Token], taken: set[int] | frozenset[int] = fr
         if len(positions) != len(wanted):
             continue
         gaps = positions[-1] - positions[0] - (len(positions) - 1)
-        score = sum(len(w) * s for w, s in zip(wanted, sims, strict=True)) - 0.5 * gaps
+        score = sum(len(w[0]) * s for w, s in zip(wanted, sims, strict=True)) - 0.5 * gaps
         candidate = Match(phrase, score, tuple(positions), all(s == 1.0 for s in sims))
         if best is None or candidate.score > best.score:
             best = candidate

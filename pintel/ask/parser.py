@@ -17,7 +17,7 @@ from rapidfuzz import fuzz
 
 from pintel.ask.catalog import Catalog, Dimension, Metric
 from pintel.ask.lexicon import COUNTRY_NAMES, Match, Token, find, normalize, phrase_tokens, tokenize
-from pintel.ask.timerange import Period, parse_time
+from pintel.ask.timerange import CHANGE_CUE, Period, parse_time
 
 WHY = re.compile(
     r"^\s*(?:why|how come|what (?:caused|happened|drove|explains|is behind|was behind)|explain|"
@@ -37,7 +37,7 @@ NOISE_VALUES = frozenset(
     "alert alerts segment segments sharing invite invites api all unknown".split()
 )
 ORDINAL_WEEKS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8}
-WEEK_N = re.compile(r"\bweek[\s_-]*(?:n[\s_-]*=?[\s_-]*)?(\d{1,2})\b|\bw(\d{1,2})\b|\b(\d{1,2})(?:st|nd|rd|th)?[\s-]+week\b")
+WEEK_N = re.compile(r"\b(?:week|wk)[\s_-]*(?:n[\s_-]*=?[\s_-]*)?(\d{1,2})\b|\bw(\d{1,2})\b|\b(\d{1,2})(?:st|nd|rd|th)?[\s-]+week\b")
 WEEK_ORDINAL = re.compile(r"\b(" + "|".join(ORDINAL_WEEKS) + r")\s+week\b")
 TOP_N = re.compile(r"\b(?:top|best|biggest|largest|highest)\s+(\d{1,2})\b")
 
@@ -85,16 +85,19 @@ def nearest_metrics(question: str, catalog: Catalog, n: int = 3) -> list[str]:
     return [name for _, name in scored[:n]]
 
 
-def _best_metric(tokens: list[Token], catalog: Catalog) -> tuple[Metric, Match] | None:
+def _best_metric(tokens: list[Token], catalog: Catalog, names_week: bool) -> tuple[Metric, Match] | None:
+    """The metric whose phrase matches best; a question naming "week N" leans to metrics measured by week N."""
     best: tuple[Metric, Match] | None = None
+    best_key: tuple = ()
     for metric in catalog.public_metrics:
+        by_week = names_week and "week_number" in catalog.dimensions_for(metric.name)
         for phrase in metric_phrases(metric):
             match = find(phrase, tokens)
             if match is None or match.score < 3:
                 continue
-            key = (match.score, match.exact, -len(metric.name))
-            if best is None or key > (best[1].score, best[1].exact, -len(best[0].name)):
-                best = (metric, match)
+            key = (match.score + (3 if by_week else 0), match.exact, -len(metric.name))
+            if best is None or key > best_key:
+                best, best_key = (metric, match), key
     return best
 
 
@@ -157,12 +160,15 @@ def parse(
     tokens = tokenize(rest)
     taken: set[int] = set()
 
-    found = _best_metric(tokens, catalog)
+    found = _best_metric(tokens, catalog, week_number is not None)
     if found is not None:
         parsed.metric, match = found
         taken |= set(match.positions)
         _period_variant(parsed, match, catalog)
 
+    leftover = " ".join(t.raw for t in tokens if t.index not in taken)
+    if parsed.compare is None and parsed.period is not None and CHANGE_CUE.search(leftover):
+        parsed.compare = parsed.period.shifted_back()  # "how did signups change last week": against the week before
     grain, grain_taken, trend = _grain(tokens, taken)
     taken |= grain_taken
     parsed.grain = grain
@@ -190,7 +196,7 @@ def parse(
     by_dim: dict[str, list[str]] = {}
     for dim, value, strong in mentions:
         if dim not in available:
-            if strong:
+            if strong and all(d.strict_mentions for d in catalog.dimensions.get(dim, ())):
                 return parsed.refuse(_not_by(metric, dim, available), _siblings(metric, dim, catalog))
             continue
         by_dim.setdefault(dim, [])

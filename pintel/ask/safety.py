@@ -46,7 +46,7 @@ PERSONAL_PATTERNS = (
     r"(?!\s+(?:count|by|per|growth|numbers?))",
     r"\bwhich\s+(?:specific\s+|individual\s+)?(?:users?|customers?|people|accounts?)\b",
     r"\buser\s*(?:id|ids)\b|\buserid\b|\bmessage\s*ids?\b|\banonymous\s*ids?\b",
-    r"\b(?:user|customer|account)\s+(?:[a-z]*\d[\w-]*|#\s*\d+)\b",
+    r"\b(?:user|customer|account)\s+(?:[a-z_]*\d[\w-]*|#\s*\d+)\b",
     r"\b[\w.+-]+@[\w-]+\.[\w.]+\b",
     r"\b(?:passwords?|credit\s*cards?|ssn|social\s+security|api\s*keys?|tokens?|secrets?|credentials?)\b",
     r"\bevents\s+(?:of|for|by)\s+(?:user|customer|account|[a-z]+\d+)\b",

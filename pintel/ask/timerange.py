@@ -236,8 +236,11 @@ def parse_time(text: str, anchor: date, first: date) -> TimeParse:
         else:
             compare, more = _first_period(compare_text, anchor, first, cue.end())
             spans += more
-            if compare is None and period is not None and previous is None and re.search(r"\bbefore\b", compare_text):
+            if compare is None and period is not None and re.search(r"\bbefore\b", compare_text):
                 compare = period.shifted_back()
+            elif period is None and compare is not None:
+                # "android vs ios yesterday": the cue compares values, and the period belongs to the question
+                period, compare = compare, None
     over = OVER_CUE.search(text)
     if over:
         spans.append(over.span())
@@ -246,8 +249,6 @@ def parse_time(text: str, anchor: date, first: date) -> TimeParse:
         if period is None:
             period = _named(f"last {unit}", anchor, first) if unit in ("week", "month", "year") else _named("yesterday", anchor, first)
         compare = compare or period.shifted_back()
-    if compare is None and period is not None and CHANGE_CUE.search(main_text):
-        compare = period.shifted_back()
     return TimeParse(period, compare, tuple(spans))
 
 
