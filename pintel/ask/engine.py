@@ -14,7 +14,7 @@ from pintel.ask import answer as text
 from pintel.ask.answer import Answer, refused
 from pintel.ask.catalog import Catalog, CatalogError, load
 from pintel.ask.compile import CompileError, Compiler
-from pintel.ask.parser import Parsed, metric_phrases, parse
+from pintel.ask.parser import Parsed, parse
 from pintel.ask.query import QueryError, Request, connect, data_window, dimension_values, run
 from pintel.ask.safety import screen
 from pintel.ask.timerange import Period
@@ -269,11 +269,5 @@ def _why(con, parsed: Parsed, catalog: Catalog, first: date, anchor: date) -> An
 
 
 def _catalog_metric(name: str, catalog: Catalog) -> str | None:
-    """The catalog metric an incident's metric name stands for (by name or synonym), if any."""
-    if name in catalog.metrics:
-        return name
-    wanted = name.replace("_", " ")
-    for metric in catalog.public_metrics:
-        if wanted in (p.lower() for p in metric_phrases(metric)):
-            return metric.name
-    return None
+    """The catalog metric an incident's metric is, when it is one (hourly active users, for one, is not DAU)."""
+    return name if name in catalog.metrics else None

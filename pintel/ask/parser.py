@@ -85,14 +85,16 @@ def nearest_metrics(question: str, catalog: Catalog, n: int = 3) -> list[str]:
     return [name for _, name in scored[:n]]
 
 
-def _best_metric(tokens: list[Token], catalog: Catalog, names_week: bool) -> tuple[Metric, Match] | None:
+def _best_metric(
+    tokens: list[Token], catalog: Catalog, names_week: bool, taken: set[int] | frozenset[int] = frozenset()
+) -> tuple[Metric, Match] | None:
     """The metric whose phrase matches best; a question naming "week N" leans to metrics measured by week N."""
     best: tuple[Metric, Match] | None = None
     best_key: tuple = ()
     for metric in catalog.public_metrics:
         by_week = names_week and "week_number" in catalog.dimensions_for(metric.name)
         for phrase in metric_phrases(metric):
-            match = find(phrase, tokens)
+            match = find(phrase, tokens, taken)
             if match is None or match.score < 3:
                 continue
             key = (match.score + (3 if by_week else 0), match.exact, -len(metric.name))
@@ -165,6 +167,10 @@ def parse(
         parsed.metric, match = found
         taken |= set(match.positions)
         _period_variant(parsed, match, catalog)
+        other = _best_metric(tokens, catalog, False, taken)
+        if other is not None and other[0].name != parsed.metric.name and other[1].exact and other[1].score >= 5:
+            taken |= set(other[1].positions)  # a second metric's words are not filters
+            parsed.notes.append(f"one metric per question: this answers {parsed.metric.name}; ask again for {other[0].name}")
 
     leftover = " ".join(t.raw for t in tokens if t.index not in taken)
     if parsed.compare is None and parsed.period is not None and CHANGE_CUE.search(leftover):
