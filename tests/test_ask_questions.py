@@ -23,6 +23,7 @@ import yaml
 from pintel.ask import ask
 from pintel.ask.catalog import load
 from pintel.ask.compile import Compiler
+from pintel.ask.query import QueryError, Request, build_sql
 from pintel.build import build
 from pintel.settings import Settings
 from pintel.simulate import SimConfig, simulate
@@ -196,7 +197,7 @@ def test_metricflow_numbers_equal_the_marts(warehouse: Path) -> None:
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pintel.cli", "ask", *args],
+        [str(Path(sys.executable).with_name("pintel")), "ask", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -225,11 +226,21 @@ def test_cli_refuses_hostile_questions_with_exit_code_2(warehouse: Path) -> None
     assert answer["status"] == "refused" and answer["sql"] is None and "SQL" in answer["explanation"]
 
 
-def test_filter_values_are_bound_parameters_not_sql_text(warehouse: Path) -> None:
+def test_only_warehouse_values_reach_the_sql(warehouse: Path) -> None:
+    """A filter value is one the warehouse holds for the dimension; anything else is rejected before SQL exists."""
+    manifest = warehouse.parent / "dbt_target" / "semantic_manifest.json"
+    catalog = load(manifest)
+    compiler = Compiler(manifest, catalog, cache_path=warehouse.parent / "compiled.json")
+    platform = catalog.dimensions_for("dau")["platform"]
+    day = date(2025, 3, 3)
+    allowed = {"platform": frozenset({"android", "ios", "web"})}
+    sql = build_sql(Request(catalog.metrics["dau"], (), ((platform, "android"),), allowed, day, day), compiler)
+    assert "= 'android'" in sql
+    for hostile in ("android' or '1'='1", "web'; drop table marts.fct_events; --", "Android"):
+        with pytest.raises(QueryError, match="not a value of platform"):
+            build_sql(Request(catalog.metrics["dau"], (), ((platform, hostile),), allowed, day, day), compiler)
     answer = ask("DAU on android yesterday", warehouse).to_dict()
-    assert answer["filters"] == {"platform": "android"}
-    statement = answer["sql"].split("\n-- $")[0]
-    assert "android" not in statement and "$f0" in statement
+    assert answer["filters"] == {"platform": "android"} and answer["status"] == "answered"
 
 
 def test_missing_warehouse_is_a_clear_refusal(tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ def ask(question: str, warehouse: Path | None = None, *, manifest: Path | None =
             return refused(question, parsed.refusal or "I cannot answer that.", parsed.nearest)
         if parsed.intent == "why":
             return _why(con, parsed, catalog, first, anchor)
-        return _metric(con, parsed, catalog, compiler, first, last, anchor)
+        return _metric(con, parsed, catalog, compiler, values, (first, last, anchor))
     except (QueryError, CompileError) as exc:
         return refused(question, f"The warehouse could not answer: {exc}")
     finally:
@@ -119,8 +119,14 @@ def _clip(period: Period, first: date, last: date) -> Period | None:
 
 
 def _metric(
-    con, parsed: Parsed, catalog: Catalog, compiler: Compiler, first: date, last: date, anchor: date
+    con,
+    parsed: Parsed,
+    catalog: Catalog,
+    compiler: Compiler,
+    values: dict[str, set[str]],
+    window: tuple[date, date, date],
 ) -> Answer:
+    first, last, anchor = window
     metric = parsed.metric
     assert metric is not None
     default = "all" if parsed.grain is not None else metric.default_range  # a series with no period: all of it
@@ -140,7 +146,10 @@ def _metric(
         )
         return base
     base.time_range = {"start": period.start.isoformat(), "end": period.end.isoformat()}
-    request = Request(metric, tuple(parsed.group_by), tuple(parsed.filters), period.start, period.end, parsed.grain)
+    allowed = {dim: frozenset(vals) for dim, vals in values.items()}
+    request = Request(
+        metric, tuple(parsed.group_by), tuple(parsed.filters), allowed, period.start, period.end, parsed.grain
+    )
     result = run(con, request, compiler)
     rows = [r for r in result.rows if all(r["group"].get(d) in keep for d, keep in parsed.restrict.items())]
     if not rows and not parsed.group_by and parsed.grain is None and metric.over_time == "sum":
@@ -152,11 +161,11 @@ def _metric(
         clipped = _clip(parsed.compare, first, last)
         if clipped is not None:
             prev_request = Request(
-                metric, request.group_by, request.filters, clipped.start, clipped.end, parsed.grain
+                metric, request.group_by, request.filters, allowed, clipped.start, clipped.end, parsed.grain
             )
             previous = (clipped, run(con, prev_request, compiler).rows)
     base.values = rows
-    base.sql = result.sql + "".join(f"\n-- ${k} = {v!r}" for k, v in result.params.items())
+    base.sql = result.sql
     base.explanation = _sentence(parsed, period, asked, rows, previous)
     if previous is not None:
         base.values = [dict(r, period=period.start) for r in rows] + [
@@ -232,7 +241,7 @@ def _why(con, parsed: Parsed, catalog: Catalog, first: date, anchor: date) -> An
         status="answered",
         filters={d: v for d, v in parsed.mentions},
         time_range={"start": period.start.isoformat(), "end": period.end.isoformat()} if period else None,
-        sql=result.sql + "".join(f"\n-- ${k} = {v!r}" for k, v in result.params.items()),
+        sql=result.sql,
     )
     if result.missing_table:
         return refused(
@@ -257,8 +266,9 @@ def _why(con, parsed: Parsed, catalog: Catalog, first: date, anchor: date) -> An
     ]
     share = top.get("explained_share")
     share_text = f", carrying {100 * share:.0f} % of the total's deviation" if share is not None else ""
+    summary = top["summary"].rstrip()
     answer.explanation = (
-        f"{top['summary']} Cause: {top['cause']}{share_text} ({top['severity']} {top['direction']}, "
+        f"{summary}{'' if summary.endswith('.') else '.'} Cause: {top['cause']}{share_text} ({top['severity']} {top['direction']}, "
         f"{top['start']:%Y-%m-%d %H:%M} to {top['end']:%Y-%m-%d %H:%M} UTC, incident {top['incident_id']})."
     )
     if len(result.incidents) > 1:

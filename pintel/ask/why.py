@@ -37,7 +37,6 @@ SEVERITY_RANK = {"critical": 3, "major": 2, "minor": 1}
 class WhyResult:
     incidents: list[dict]  # best first
     sql: str
-    params: dict[str, object]
     missing_table: bool = False
 
 
@@ -49,18 +48,14 @@ def find_incidents(
     direction: str | None,
 ) -> WhyResult:
     """Incidents overlapping [start, end] (all when None), ranked by how well they fit the question."""
-    where, params = [], {}
-    if start is not None and end is not None:
-        where.append('"end" >= $start and start < $end_exclusive')
-        params = {"start": start, "end_exclusive": end + timedelta(days=1)}
     sql = f"select {', '.join(COLUMNS)} from {INCIDENTS}"
-    if where:
-        sql += " where " + " and ".join(where)
+    if start is not None and end is not None:  # dates rendered from date objects (see pintel.ask.query)
+        sql += f" where \"end\" >= date '{start.isoformat()}' and start < date '{(end + timedelta(days=1)).isoformat()}'"
     sql += " order by start desc"
     try:
-        cursor = con.execute(sql, params) if params else con.execute(sql)
+        cursor = con.execute(sql)
     except duckdb.CatalogException:
-        return WhyResult([], sql, params, missing_table=True)
+        return WhyResult([], sql, missing_table=True)
     names = [c[0] for c in cursor.description]
     rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
@@ -84,4 +79,4 @@ def find_incidents(
         rows = [r for r in rows if r.get("cause") in named or r.get("cause_value") in named or named & involved(r)]
     if direction is not None:
         rows = [r for r in rows if r.get("direction") == direction]
-    return WhyResult(rows, sql, params)
+    return WhyResult(rows, sql)
