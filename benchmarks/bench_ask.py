@@ -57,7 +57,9 @@ def summary(label: str, times: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--warehouse", type=Path, default=Path(os.environ.get("PINTEL_WAREHOUSE", "data/pintel.duckdb")))
+    parser.add_argument(
+        "--warehouse", type=Path, default=Path(os.environ.get("PINTEL_WAREHOUSE", "data/pintel.duckdb"))
+    )
     parser.add_argument("--repeats", type=int, default=2, help="warm passes over the question set")
     parser.add_argument("--cold", action="store_true", help="clear the compiled-SQL cache before the first pass")
     args = parser.parse_args()

@@ -51,7 +51,11 @@ def _calendar(con: duckdb.DuckDBPyConnection) -> dict[str, date]:
     """The dates the questions refer to, by plain date arithmetic (independent of pintel.ask.timerange)."""
     first, last = con.execute("select min(date_day), max(date_day) from marts.dim_dates").fetchone()
     latest_event = con.execute("select max(event_at) from marts.fct_events").fetchone()[0]
-    anchor = last if latest_event >= datetime.combine(last, datetime.min.time()) + timedelta(hours=23) else last - timedelta(1)
+    anchor = (
+        last
+        if latest_event >= datetime.combine(last, datetime.min.time()) + timedelta(hours=23)
+        else last - timedelta(1)
+    )
     today = anchor + timedelta(days=1)
     this_monday = today - timedelta(days=today.weekday())
     lm_end = today.replace(day=1) - timedelta(days=1)
@@ -174,12 +178,17 @@ def test_metricflow_numbers_equal_the_marts(warehouse: Path) -> None:
     compiler = Compiler(manifest, load(manifest), cache_path=warehouse.parent / "compiled.json")
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        for grouping, segment_dim in (([], "all"), (["user_day__platform"], "platform"), (["user__country"], "country")):
+        for grouping, segment_dim in (
+            ([], "all"),
+            (["user_day__platform"], "platform"),
+            (["user__country"], "country"),
+        ):
             sql = compiler.sql(["dau", "wau", "mau"], grouping)
             value = grouping[0] if grouping else "'all'"
             diff = con.execute(
                 f"with mf as ({sql}\n) select count(*) from marts.active_users_daily a left join mf "
-                f"on cast(mf.metric_time__day as date) = a.activity_date and cast({value} as varchar) = a.segment_value "
+                f"on cast(mf.metric_time__day as date) = a.activity_date "
+                f"and cast({value} as varchar) = a.segment_value "
                 f"where a.segment_dim = '{segment_dim}' and a.dau > 0 "
                 "and (mf.dau is distinct from a.dau or mf.wau is distinct from a.wau or mf.mau is distinct from a.mau)"
             ).fetchone()[0]

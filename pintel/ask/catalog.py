@@ -165,7 +165,9 @@ def parse_manifest(raw: str) -> Catalog:
     for node in manifest.get("metrics", []):
         params = node.get("type_params") or {}
         models = tuple(
-            dict.fromkeys(measure_model[m["name"]] for m in params.get("input_measures", []) if m["name"] in measure_model)
+            dict.fromkeys(
+                measure_model[m["name"]] for m in params.get("input_measures", []) if m["name"] in measure_model
+            )
         )
         meta = _meta(node)
         over_time = meta.get("over_time", "sum")
@@ -202,7 +204,10 @@ def parse_manifest(raw: str) -> Catalog:
     daily = next((s for s in spines if s["primary_column"]["time_granularity"] == "day"), None)
     if daily is None:
         raise CatalogError("the semantic manifest has no daily time spine (time_spine_daily.yml)")
-    spine = (f"{daily['node_relation']['schema_name']}.{daily['node_relation']['alias']}", daily["primary_column"]["name"])
+    spine = (
+        f"{daily['node_relation']['schema_name']}.{daily['node_relation']['alias']}",
+        daily["primary_column"]["name"],
+    )
     if not metrics:
         raise CatalogError("the semantic manifest declares no metrics (dbt_project/models/marts/semantic/*.yml)")
     return Catalog(

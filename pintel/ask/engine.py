@@ -63,7 +63,9 @@ def _default_period(kind: str, anchor: date, first: date) -> Period:
     return Period(anchor - timedelta(days=6), anchor, "in the last 7 days")
 
 
-def ask(question: str, warehouse: Path | None = None, *, manifest: Path | None = None, llm: str | None = None) -> Answer:
+def ask(
+    question: str, warehouse: Path | None = None, *, manifest: Path | None = None, llm: str | None = None
+) -> Answer:
     """Answer ``question`` from the warehouse (opened read-only), or refuse it with the reason."""
     question = question.strip()
     if not question:
@@ -169,7 +171,8 @@ def _metric(
     base.explanation = _sentence(parsed, period, asked, rows, previous)
     if previous is not None:
         base.values = [dict(r, period=period.start) for r in rows] + [
-            dict(r, period=previous[0].start) for r in previous[1]
+            dict(r, period=previous[0].start)
+            for r in previous[1]
             if all(r["group"].get(d) in keep for d, keep in parsed.restrict.items())
         ]
     return base
@@ -267,14 +270,17 @@ def _why(con, parsed: Parsed, catalog: Catalog, first: date, anchor: date) -> An
     share = top.get("explained_share")
     share_text = f", carrying {100 * share:.0f} % of the total's deviation" if share is not None else ""
     summary = top["summary"].rstrip()
+    summary += "" if summary.endswith(".") else "."
     answer.explanation = (
-        f"{summary}{'' if summary.endswith('.') else '.'} Cause: {top['cause']}{share_text} ({top['severity']} {top['direction']}, "
+        f"{summary} Cause: {top['cause']}{share_text} ({top['severity']} {top['direction']}, "
         f"{top['start']:%Y-%m-%d %H:%M} to {top['end']:%Y-%m-%d %H:%M} UTC, incident {top['incident_id']})."
     )
     if len(result.incidents) > 1:
-        answer.explanation += f" {len(result.incidents) - 1} other incident(s) overlap: " + ", ".join(
-            f"{r['cause']} ({r['direction']}, {r['start']:%Y-%m-%d})" for r in result.incidents[1:4]
-        ) + "."
+        answer.explanation += (
+            f" {len(result.incidents) - 1} other incident(s) overlap: "
+            + ", ".join(f"{r['cause']} ({r['direction']}, {r['start']:%Y-%m-%d})" for r in result.incidents[1:4])
+            + "."
+        )
     return answer
 
 

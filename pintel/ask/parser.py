@@ -23,21 +23,65 @@ WHY = re.compile(
     r"^\s*(?:why|how come|what (?:caused|happened|drove|explains|is behind|was behind)|explain|"
     r"what(?:'s| is| was) (?:the )?(?:reason|cause))\b|\bwhy\b|\bwhat caused\b|\broot cause\b"
 )
-DROP_WORDS = r"\b(?:drop(?:ped|s)?|fall|fell|dip(?:ped)?|down|decline[ds]?|lower|plunge[ds]?|crash(?:ed)?|outage|tank(?:ed)?)\b"
+DROP_WORDS = (
+    r"\b(?:drop(?:ped|s)?|fall|fell|dip(?:ped)?|down|decline[ds]?|lower|plunge[ds]?|crash(?:ed)?|outage|tank(?:ed)?)\b"
+)
 SPIKE_WORDS = r"\b(?:spike[ds]?|jump(?:ed)?|surge[ds]?|rise|rose|up|increase[ds]?|higher|peak(?:ed)?|burst|boom)\b"
-GROUP_CUES = frozenset("by per each every across which what top breakdown broken split between among compare".split())
+GROUP_CUES = frozenset(
+    [
+        "by",
+        "per",
+        "each",
+        "every",
+        "across",
+        "which",
+        "what",
+        "top",
+        "breakdown",
+        "broken",
+        "split",
+        "between",
+        "among",
+        "compare",
+    ]
+)
 GRAINS = {
-    "day": (("per", "day"), ("by", "day"), ("each", "day"), ("every", "day"), ("daily",), ("day", "by", "day")),
-    "week": (("per", "week"), ("by", "week"), ("each", "week"), ("every", "week"), ("weekly",), ("week", "by", "week")),
-    "month": (("per", "month"), ("by", "month"), ("each", "month"), ("every", "month"), ("monthly",), ("month", "by", "month")),
-}  # fmt: skip
+    grain: (("per", grain), ("by", grain), ("each", grain), ("every", grain), (adverb,), (grain, "by", grain))
+    for grain, adverb in (("day", "daily"), ("week", "weekly"), ("month", "monthly"))
+}
 TREND_WORDS = (("over", "time"), ("trend",), ("trending",), ("time", "series"), ("timeseries",), ("chart",), ("graph",))
 NOISE_VALUES = frozenset(
-    "chart charts report reports graph graphs comment comments filter filters export exports template templates "
-    "alert alerts segment segments sharing invite invites api all unknown".split()
+    [
+        "chart",
+        "charts",
+        "report",
+        "reports",
+        "graph",
+        "graphs",
+        "comment",
+        "comments",
+        "filter",
+        "filters",
+        "export",
+        "exports",
+        "template",
+        "templates",
+        "alert",
+        "alerts",
+        "segment",
+        "segments",
+        "sharing",
+        "invite",
+        "invites",
+        "api",
+        "all",
+        "unknown",
+    ]
 )
 ORDINAL_WEEKS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8}
-WEEK_N = re.compile(r"\b(?:week|wk)[\s_-]*(?:n[\s_-]*=?[\s_-]*)?(\d{1,2})\b|\bw(\d{1,2})\b|\b(\d{1,2})(?:st|nd|rd|th)?[\s-]+week\b")
+WEEK_N = re.compile(
+    r"\b(?:week|wk)[\s_-]*(?:n[\s_-]*=?[\s_-]*)?(\d{1,2})\b|\bw(\d{1,2})\b|\b(\d{1,2})(?:st|nd|rd|th)?[\s-]+week\b"
+)
 WEEK_ORDINAL = re.compile(r"\b(" + "|".join(ORDINAL_WEEKS) + r")\s+week\b")
 TOP_N = re.compile(r"\b(?:top|best|biggest|largest|highest)\s+(\d{1,2})\b")
 
@@ -170,7 +214,9 @@ def parse(
         other = _best_metric(tokens, catalog, False, taken)
         if other is not None and other[0].name != parsed.metric.name and other[1].exact and other[1].score >= 5:
             taken |= set(other[1].positions)  # a second metric's words are not filters
-            parsed.notes.append(f"one metric per question: this answers {parsed.metric.name}; ask again for {other[0].name}")
+            parsed.notes.append(
+                f"one metric per question: this answers {parsed.metric.name}; ask again for {other[0].name}"
+            )
 
     leftover = " ".join(t.raw for t in tokens if t.index not in taken)
     if parsed.compare is None and parsed.period is not None and CHANGE_CUE.search(leftover):
@@ -208,9 +254,8 @@ def parse(
         by_dim.setdefault(dim, [])
         if value not in by_dim[dim]:
             by_dim[dim].append(value)
-    if week_number is not None:
-        if "week_number" in available:
-            by_dim["week_number"] = [str(week_number)]
+    if week_number is not None and "week_number" in available:
+        by_dim["week_number"] = [str(week_number)]
     for dim, picked in by_dim.items():
         if len(picked) > 1 or available[dim] in parsed.group_by:
             if available[dim] not in parsed.group_by:
@@ -294,10 +339,11 @@ def _values(
         raw = " ".join(t.raw for t in tokens if t.index in match.positions)
         found.append((dim, value, raw not in NOISE_VALUES))
     if "country" in values and sum(c.isupper() for c in question) < 0.5 * max(1, sum(c.isalpha() for c in question)):
+        plain = question.replace("U.S.", "US")
         for code in sorted(values["country"]):
-            if len(code) == 2 and re.search(rf"(?<![A-Za-z]){code}(?![A-Za-z])", question.replace("U.S.", "US")):
-                if ("country", code, True) not in found:
-                    found.append(("country", code, True))
+            named = len(code) == 2 and re.search(rf"(?<![A-Za-z]){code}(?![A-Za-z])", plain)
+            if named and ("country", code, True) not in found:
+                found.append(("country", code, True))
     return found
 
 

@@ -175,9 +175,7 @@ def dimension_values(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> dict[s
     for name, dims in sorted(catalog.dimensions.items()):
         for dim in dims:
             if dim.table in existing:
-                parts.append(
-                    f"select distinct '{name}' as dim, cast({dim.expr} as varchar) as value from {dim.table}"
-                )
+                parts.append(f"select distinct '{name}' as dim, cast({dim.expr} as varchar) as value from {dim.table}")
     if not parts:
         return {}
     values: dict[str, set[str]] = {}
@@ -205,7 +203,12 @@ def data_window(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> tuple[date,
     events = catalog.metrics.get("events")
     if events is not None and events.semantic_models:
         table = next(
-            (d.table for dims in catalog.dimensions.values() for d in dims if d.semantic_model == events.semantic_models[0]),
+            (
+                d.table
+                for dims in catalog.dimensions.values()
+                for d in dims
+                if d.semantic_model == events.semantic_models[0]
+            ),
             None,
         )
         if table is not None:

@@ -55,7 +55,11 @@ def _one_date(prefix: str) -> str:
 
 
 DATE_RANGE = re.compile(
-    r"\b(?:from|between)?\s*" + _one_date("a") + r"\s*(?:to|and|-|–|until|till|through|thru)\s*" + _one_date("b") + r"\b"
+    r"\b(?:from|between)?\s*"
+    + _one_date("a")
+    + r"\s*(?:to|and|-|–|until|till|through|thru)\s*"
+    + _one_date("b")
+    + r"\b"
 )
 SINCE = re.compile(r"\b(?:since|starting|from)\s+" + _one_date("a") + r"\b")
 SINGLE = re.compile(r"\b" + _one_date("a") + r"\b")
@@ -149,7 +153,10 @@ def _date_from(match: re.Match[str], prefix: str, anchor: date) -> date | None:
     try:
         if g.get(f"{prefix}iso"):
             return date.fromisoformat(g[f"{prefix}iso"])
-        for m_key, d_key, y_key in ((f"{prefix}m1", f"{prefix}d1", f"{prefix}y1"), (f"{prefix}m2", f"{prefix}d2", f"{prefix}y2")):
+        for m_key, d_key, y_key in (
+            (f"{prefix}m1", f"{prefix}d1", f"{prefix}y1"),
+            (f"{prefix}m2", f"{prefix}d2", f"{prefix}y2"),
+        ):
             if g.get(m_key):
                 month, day = MONTHS[g[m_key]], int(g[d_key])
                 year = int(g[y_key]) if g.get(y_key) else _year_for(month, day, anchor)
@@ -157,7 +164,11 @@ def _date_from(match: re.Match[str], prefix: str, anchor: date) -> date | None:
         if g.get(f"{prefix}sm"):
             month, day = int(g[f"{prefix}sm"]), int(g[f"{prefix}sd"])
             raw_year = g.get(f"{prefix}sy")
-            year = (2000 + int(raw_year) if len(raw_year) == 2 else int(raw_year)) if raw_year else _year_for(month, day, anchor)
+            year = (
+                (2000 + int(raw_year) if len(raw_year) == 2 else int(raw_year))
+                if raw_year
+                else _year_for(month, day, anchor)
+            )
             return date(year, month, day)
     except (ValueError, KeyError):
         return None
@@ -247,14 +258,30 @@ def parse_time(text: str, anchor: date, first: date) -> TimeParse:
         kind = over.group("k").replace("-", " ")
         unit = {"w": "week", "m": "month", "d": "day", "y": "year"}[kind[0]]
         if period is None:
-            period = _named(f"last {unit}", anchor, first) if unit in ("week", "month", "year") else _named("yesterday", anchor, first)
+            period = (
+                _named(f"last {unit}", anchor, first)
+                if unit in ("week", "month", "year")
+                else _named("yesterday", anchor, first)
+            )
         compare = compare or period.shifted_back()
     return TimeParse(period, compare, tuple(spans))
 
 
 def _first_period(text: str, anchor: date, first: date, offset: int) -> tuple[Period | None, list[tuple[int, int]]]:
     """The first period named in ``text`` (patterns tried from the most to the least specific)."""
-    for finder in (_range, _since, _week_of, _last_n, _n_ago, _named_match, _quarter, _single, _ordinal, _month_only, _weekday):
+    for finder in (
+        _range,
+        _since,
+        _week_of,
+        _last_n,
+        _n_ago,
+        _named_match,
+        _quarter,
+        _single,
+        _ordinal,
+        _month_only,
+        _weekday,
+    ):
         found = finder(text, anchor, first)
         if found is not None:
             period, (start, end) = found
@@ -297,7 +324,9 @@ def _last_n(text: str, anchor: date, first: date) -> tuple[Period, tuple[int, in
         return None
     n, unit = _number(match.group("n")), match.group("unit").rstrip("s")
     days = n * {"day": 1, "week": 7, "month": 30}[unit]
-    return Period(anchor - timedelta(days=days - 1), anchor, f"the last {n} {unit}{'s' if n != 1 else ''}"), match.span()
+    return Period(
+        anchor - timedelta(days=days - 1), anchor, f"the last {n} {unit}{'s' if n != 1 else ''}"
+    ), match.span()
 
 
 def _n_ago(text: str, anchor: date, first: date) -> tuple[Period, tuple[int, int]] | None:
@@ -330,9 +359,18 @@ def _quarter(text: str, anchor: date, first: date) -> tuple[Period, tuple[int, i
     if not match:
         return None
     q = int(match.group("q"))
-    year = int(match.group("y")) if match.group("y") else (anchor.year if date(anchor.year, 3 * q - 2, 1) <= anchor else anchor.year - 1)
+    year = (
+        int(match.group("y"))
+        if match.group("y")
+        else (anchor.year if date(anchor.year, 3 * q - 2, 1) <= anchor else anchor.year - 1)
+    )
     end_month = 3 * q
-    return Period(date(year, end_month - 2, 1), date(year, end_month, calendar.monthrange(year, end_month)[1]), f"Q{q} {year}", "quarter"), match.span()
+    return Period(
+        date(year, end_month - 2, 1),
+        date(year, end_month, calendar.monthrange(year, end_month)[1]),
+        f"Q{q} {year}",
+        "quarter",
+    ), match.span()
 
 
 def _single(text: str, anchor: date, first: date) -> tuple[Period, tuple[int, int]] | None:

@@ -1,4 +1,4 @@
-""""Why did android drop on the 12th?": answered from the incidents the detector raised, never from a guess.
+""" "Why did android drop on the 12th?": answered from the incidents the detector raised, never from a guess.
 
 The incident table (``ml.metric_incidents_served``, the contract of ``metric_incidents``) holds one row per
 incident with its cause segment, relative change, the share of the total's deviation the cause explains and a
@@ -50,7 +50,9 @@ def find_incidents(
     """Incidents overlapping [start, end] (all when None), ranked by how well they fit the question."""
     sql = f"select {', '.join(COLUMNS)} from {INCIDENTS}"
     if start is not None and end is not None:  # dates rendered from date objects (see pintel.ask.query)
-        sql += f" where \"end\" >= date '{start.isoformat()}' and start < date '{(end + timedelta(days=1)).isoformat()}'"
+        sql += (
+            f" where \"end\" >= date '{start.isoformat()}' and start < date '{(end + timedelta(days=1)).isoformat()}'"
+        )
     sql += " order by start desc"
     try:
         cursor = con.execute(sql)
