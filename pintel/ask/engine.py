@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from pintel.ask import answer as text
 from pintel.ask.answer import Answer, refused
@@ -84,21 +85,46 @@ def ask(
         first, last, anchor = data_window(con, catalog)
         compiler = Compiler(manifest, catalog)
         values = _values(con, catalog, compiler, warehouse)
-        if llm:
-            from pintel.ask.llm import parse_with_llm
+        provider, note = _provider(llm)
+        parsed = None
+        if provider is not None:
+            from pintel.ask.llm import LLMError, parse_with_llm
 
-            parsed = parse_with_llm(llm, question, catalog, values, anchor, first)
-        else:
+            try:
+                parsed = parse_with_llm(provider, question, catalog, values, anchor, first)
+            except LLMError as exc:
+                note = f"LLM unavailable ({exc}); answered by the offline parser"
+        if parsed is None:
             parsed = parse(question, catalog, values, anchor, first, _feature_names())
+        if note:
+            parsed.notes.append(note)
         if parsed.intent == "refused":
             return refused(question, parsed.refusal or "I cannot answer that.", parsed.nearest)
         if parsed.intent == "why":
             return _why(con, parsed, catalog, first, anchor)
-        return _metric(con, parsed, catalog, compiler, values, (first, last, anchor))
+        answer = _metric(con, parsed, catalog, compiler, values, (first, last, anchor))
+        if provider is not None:
+            from pintel.ask.llm import narrate
+
+            answer = narrate(provider, answer)
+        return answer
     except (QueryError, CompileError) as exc:
         return refused(question, f"The warehouse could not answer: {exc}")
     finally:
         con.close()
+
+
+def _provider(llm: Any) -> tuple[Any, str | None]:
+    if not llm:
+        return None, None
+    if not isinstance(llm, str):
+        return llm, None
+    from pintel.ask.llm import LLMError, provider_from_env
+
+    try:
+        return provider_from_env(llm), None
+    except LLMError as exc:
+        return None, f"LLM unavailable ({exc}); answered by the offline parser"
 
 
 def _values(con, catalog: Catalog, compiler: Compiler, warehouse: Path) -> dict[str, set[str]]:

@@ -403,8 +403,6 @@ def _month_only(text: str, anchor: date, first: date) -> tuple[Period, tuple[int
         name = match.group("m")
         if name == "may" and not (match.group("pre") or match.group("y")):
             continue  # "may" is a month only in "in may", "may 2025"
-        if len(name) == 3 and name not in ("jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "oct", "nov", "dec"):
-            continue
         month = MONTHS[name]
         year = int(match.group("y")) if match.group("y") else _year_for(month, 1, anchor)
         return _month(year, month, f"{calendar.month_name[month]} {year}"), match.span()
