@@ -39,7 +39,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = Settings(
         home=root, landing=root / "landing", warehouse=root / "pintel.duckdb", dbt_target="duckdb", reports=root / "rep"
     )
-    build(settings, select=["path:models/marts", "+metric_incidents_served", "+user_segments_served"])
+    build(settings, select=["+path:models/marts", "+metric_incidents_served", "+user_segments_served"])
     return settings.warehouse
 
 
@@ -256,3 +256,18 @@ def test_missing_warehouse_is_a_clear_refusal(tmp_path: Path) -> None:
     answer = ask("DAU yesterday", tmp_path / "nope.duckdb").to_dict()
     assert answer["status"] == "refused"
     assert "semantic manifest" in answer["explanation"] or "does not exist" in answer["explanation"]
+
+
+def test_a_warmed_question_imports_no_heavy_library(warehouse: Path) -> None:
+    """After `pintel ask --warm` a common question imports neither MetricFlow nor pandas, dbt or Dagster."""
+    warmed = _cli("--warm", "--warehouse", str(warehouse))
+    assert warmed.returncode == 0, warmed.stderr
+    probe = (
+        "import sys; from pathlib import Path; from pintel.ask import ask; "
+        f"a = ask('signups by country last month', Path({str(warehouse)!r})); "
+        "heavy = {'metricflow', 'pandas', 'dbt', 'dagster', 'sklearn'}; "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & heavy); "
+        "print(a.status, heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "answered []", done.stdout + done.stderr

@@ -8,6 +8,6 @@ through a tool call instead (never SQL), with every number of its text checked a
 from __future__ import annotations
 
 from pintel.ask.answer import Answer
-from pintel.ask.engine import ask
+from pintel.ask.engine import ask, warm
 
-__all__ = ["Answer", "ask"]
+__all__ = ["Answer", "ask", "warm"]
