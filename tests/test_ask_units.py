@@ -73,6 +73,8 @@ def test_comparisons() -> None:
         date(2025, 2, 1),
         date(2025, 2, 28),
     )
+    found = parse_time("dau last saturday vs the saturday before", ANCHOR, FIRST)
+    assert (found.period.start, found.compare.start) == (date(2025, 4, 5), date(2025, 3, 29))
     found = parse_time("dau on android vs ios yesterday", ANCHOR, FIRST)  # values compared, one period
     assert found.compare is None and found.period.start == ANCHOR
 

@@ -212,7 +212,19 @@ def parse(
         taken |= set(match.positions)
         _period_variant(parsed, match, catalog)
         other = _best_metric(tokens, catalog, False, taken)
-        if other is not None and other[0].name != parsed.metric.name and other[1].exact and other[1].score >= 5:
+        words = " ".join(t.text for t in tokens if other and t.index in other[1].positions)
+        own_values = {
+            " ".join(phrase_tokens(v))
+            for dim in catalog.dimensions_for(parsed.metric.name)
+            for v in values.get(dim, ())
+        }
+        if (
+            other is not None
+            and other[0].name != parsed.metric.name
+            and other[1].exact
+            and other[1].score >= 5
+            and words not in own_values  # "signup to upgrade": a funnel step here, not the upgrades metric
+        ):
             taken |= set(other[1].positions)  # a second metric's words are not filters
             parsed.notes.append(
                 f"one metric per question: this answers {parsed.metric.name}; ask again for {other[0].name}"
@@ -229,7 +241,7 @@ def parse(
 
     available = catalog.dimensions_for(parsed.metric.name) if parsed.metric else {}
     group_names = _group_by(tokens, taken, catalog)
-    mentions = _values(question, tokens, taken, values, feature_names or {})
+    mentions = _values(question, tokens, taken, values, feature_names or {}, set(available))
     parsed.mentions = [(d, v) for d, v, _ in mentions]
     if re.search(DROP_WORDS, text):
         parsed.direction = "drop"
@@ -317,9 +329,15 @@ def _group_by(tokens: list[Token], taken: set[int], catalog: Catalog) -> list[st
 
 
 def _values(
-    question: str, tokens: list[Token], taken: set[int], values: dict[str, set[str]], feature_names: dict[str, str]
+    question: str,
+    tokens: list[Token],
+    taken: set[int],
+    values: dict[str, set[str]],
+    feature_names: dict[str, str],
+    available: set[str],
 ) -> list[tuple[str, str, bool]]:
-    """(dimension, value, strong) for every dimension value the question names, longest phrases first."""
+    """(dimension, value, strong) for every dimension value the question names, longest phrases first; a word that
+    is a value of several dimensions ('upgrade': a funnel step and a revenue movement) goes to one the metric has."""
     candidates: list[tuple[float, str, str, Match]] = []
     for dim, known in values.items():
         for value in known:
@@ -329,7 +347,7 @@ def _values(
                 match = find(alias, tokens, taken)
                 if match is not None and match.score >= 3:
                     candidates.append((match.score, dim, value, match))
-    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    candidates.sort(key=lambda c: (-c[0], c[1] not in available, c[1], c[2]))
     found: list[tuple[str, str, bool]] = []
     used = set(taken)
     for _, dim, value, match in candidates:

@@ -249,6 +249,18 @@ def parse_time(text: str, anchor: date, first: date) -> TimeParse:
             spans += more
             if compare is None and period is not None and re.search(r"\bbefore\b", compare_text):
                 compare = period.shifted_back()
+            elif (
+                period is not None
+                and compare is not None
+                and (compare.start, compare.end) == (period.start, period.end)
+            ):
+                # "Saturday vs the Saturday before": the same words again mean the one before
+                weekday = WEEKDAY.search(compare_text)
+                if weekday and period.kind == "day":
+                    day = period.start - timedelta(days=7)
+                    compare = Period(day, day, day.strftime("%A %Y-%m-%d"), "day")
+                else:
+                    compare = period.shifted_back()
             elif period is None and compare is not None:
                 # "android vs ios yesterday": the cue compares values, and the period belongs to the question
                 period, compare = compare, None
