@@ -11,7 +11,9 @@ it) and cached beside the semantic manifest. By default `pintel ask --warm` runs
 compiled ahead), as `make demo` would; ``--cold`` clears the cache instead, so the first pass shows the cost of
 compiling on first use. Passes after the first are *warm* (the state of a warehouse people ask questions of), and
 the warm p95 is the figure against the target. The load average is printed because on a shared box it explains
-most of the spread, and the bare interpreter start-up (`python -c pass`) is printed as the floor.
+most of the spread, with each question's CPU time (user + system): on a box shared with other jobs that is what
+one question costs, while wall time includes waiting for a core. The bare interpreter start-up (`python -c pass`)
+is printed as the floor.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,7 +39,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+CPU: list[float] = []  # user + system seconds of each child: what the box would take unloaded
+
+
 def ask_once(question: str, warehouse: Path) -> tuple[float, dict]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
         [str(Path(sys.executable).with_name("pintel")), "ask", question, "--json", "--warehouse", str(warehouse)],
@@ -46,6 +53,8 @@ def ask_once(question: str, warehouse: Path) -> tuple[float, dict]:
         check=False,
     )
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return seconds, json.loads(done.stdout)
 
 
@@ -89,6 +98,7 @@ def main() -> None:
         statuses[answer["status"]] = statuses.get(answer["status"], 0) + 1
     print(f"statuses: {statuses}")
 
+    CPU.clear()
     warm: list[float] = []
     slowest: list[tuple[float, str]] = []
     for _ in range(args.repeats):
@@ -97,6 +107,7 @@ def main() -> None:
             warm.append(seconds)
             slowest.append((seconds, question))
     print(summary(f"warm ({args.repeats} passes)", warm))
+    print(summary("warm, CPU seconds per question (user + system)", CPU))
     for seconds, question in sorted(slowest, reverse=True)[:5]:
         print(f"  {seconds:.3f}s  {question}")
     p95 = percentile(warm, 0.95)
