@@ -271,3 +271,20 @@ def test_a_warmed_question_imports_no_heavy_library(warehouse: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "answered []", done.stdout + done.stderr
+
+
+def test_the_semantic_layer_passes_metricflow_validation_and_every_metric_is_described(warehouse: Path) -> None:
+    from metricflow_semantic_interfaces.validations.semantic_manifest_validator import SemanticManifestValidator
+    from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
+
+    manifest_path = warehouse.parent / "dbt_target" / "semantic_manifest.json"
+    manifest = parse_manifest_from_dbt_generated_manifest(manifest_path.read_text())
+    result = SemanticManifestValidator().validate_semantic_manifest(manifest)
+    assert not result.has_blocking_issues, [e.message for e in result.errors]
+    catalog = load(manifest_path)
+    wanted = {"dau", "wau", "mau", "stickiness", "signups", "events", "sessions", "retention_rate"}
+    wanted |= {"funnel_conversion", "feature_adoption", "churn_rate", "mrr_change", "churned_mrr"}
+    assert wanted <= set(catalog.metrics)
+    for metric in catalog.public_metrics:
+        assert metric.synonyms and metric.unit and metric.description, metric.name
+    assert {"plan", "platform", "country", "channel", "segment"} <= set(catalog.dimensions_for("dau"))
