@@ -44,9 +44,9 @@ from sklearn.metrics import roc_auc_score as roc_auc
 
 import pintel.build
 from pintel.build import run_dbt
+from pintel.churn import EVALUATION_COLUMNS
+from pintel.churn.warehouse import score_holdout, training_frame
 from pintel.ingest.landing import load_landing
-from pintel.ml.churn_pipeline import score_holdout, training_frame
-from pintel.ml.metrics import EVALUATION_COLUMNS
 from pintel.settings import Settings
 from pintel.simulate import SimConfig, simulate
 
@@ -100,7 +100,9 @@ def gone_decomposition(con: duckdb.DuckDBPyConnection, truth: Path) -> pd.DataFr
     test, score_cols, _ = score_holdout(
         con.sql("select * from ml.ml_model_registry").df(),
         labelled,
-        truth=con.sql("select user_id, snapshot_date, oracle_probability from raw.truth_churn_snapshots").df(),
+        truth=con.sql(
+            "select user_id, snapshot_date, oracle_probability, churned_30d from raw.truth_churn_snapshots"
+        ).df(),
     )
     users = pd.read_parquet(users_path, columns=["user_id", "latent_quit_date"])
     quit_date = test[["user_id"]].merge(users, how="left", on="user_id")["latent_quit_date"]

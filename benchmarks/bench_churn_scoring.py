@@ -6,7 +6,7 @@ Not a test (timings depend on the box); run it by hand or in a perf job:
     .venv/bin/python benchmarks/bench_churn_scoring.py [--rows 1000000] [--repeats 3] [--threads 2]
 
 Models are trained on a small synthetic panel (training speed is not what is measured), then each
-configuration is timed ``--repeats`` times end to end through :func:`pintel.ml.churn.score`, i.e. including
+configuration is timed ``--repeats`` times end to end through :func:`pintel.churn.score`, i.e. including
 feature normalisation, one-hot encoding, calibration, risk bands and building the output frame. The best
 run is the figure to compare (least disturbed by other processes); the median is printed too. The load
 average is printed because on a shared box it explains most of the spread.
@@ -26,7 +26,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pintel.ml.churn import make_synthetic_panel, score, train_models
+from pintel.churn import score, train_models
+from tests.support.churn_panel import make_synthetic_panel
 
 
 def scoring_frame(rows: int, seed: int) -> pd.DataFrame:

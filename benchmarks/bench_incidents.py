@@ -5,7 +5,7 @@ warehouse built once under ``--workdir`` (reused afterwards unless ``--rebuild``
 segment models and what they need, so the figures are those of the served tables the pipeline produces:
 
 * incidents (``ml.metric_incidents_served`` vs ``ground_truth/incidents.parquet``, see
-  :mod:`pintel.ml.evaluate_incidents`): recall, root-cause accuracy, delay in hours from the planted start to
+  :mod:`pintel.incidents.evaluate`): recall, root-cause accuracy, delay in hours from the planted start to
   the first flagged hourly batch and to the batch that raised the incident, extra incidents for one planted
   cause, false incidents (total, per monitored metric per 90 days -- the README's "<= 1 false incident per
   metric per quarter" -- and per monitored series per 90 days);
@@ -34,15 +34,16 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pintel.build import build, run_dbt
-from pintel.ml.evaluate_incidents import load_planted, score_incidents, segment_agreement, segment_stability
-from pintel.ml.incidents import (
+from pintel.incidents import (
     daily_long,
     detect_metrics,
     hourly_long,
+    load_planted,
     metric_incidents,
+    score_incidents,
     select_anomalies,
 )
-from pintel.ml.segments import discover_segments
+from pintel.segments import discover_segments, segment_agreement, segment_stability
 from pintel.settings import Settings, query
 from pintel.simulate import SimConfig, simulate
 

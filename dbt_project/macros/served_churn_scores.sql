@@ -1,32 +1,16 @@
 {#- The served churn scores of one churn_predictions version (shared by churn_scores_v1 and _v2). -#}
 {% macro served_churn_scores(version) -%}
 
-{%- set scoring_override = var('churn_scoring_snapshot_date', '') %}
-
--- Churn scores of one model version as served to consumers: the latest stored predictions on or before the expected
--- scoring snapshot (the latest eligible Monday of dim_dates, or var('churn_scoring_snapshot_date')). When that
+-- Churn scores of one model version as served to consumers: the latest stored predictions on or before the
+-- snapshot that should be scored (dim_dates.churn_scoring_snapshot_date, the one home of that rule). When that
 -- snapshot had no users, churn_predictions kept the previous week's rows and they are served here with
 -- is_stale = true and their served_snapshot_date: stale and labelled as such, never silently empty.
 with
 
-bounds as (
-
-    select min(date_day) as first_date from {{ ref('dim_dates') }}
-
-),
-
 expected as (
 
-    select
-        coalesce(
-            cast(nullif('{{ scoring_override }}', '') as date),
-            max(dates.date_day)
-        ) as expected_snapshot_date
-    from {{ ref('dim_dates') }} as dates
-    cross join bounds
-    where
-        dates.iso_day_of_week = 1
-        and dates.date_day >= bounds.first_date + {{ var('churn_inactivity_days') }}
+    select max(churn_scoring_snapshot_date) as expected_snapshot_date
+    from {{ ref('dim_dates') }}
 
 ),
 

@@ -1,1 +1,1 @@
-"""Helpers shared by the tests (and the benchmarks): landing folders, simulated worlds."""
+"""Test support: synthetic data, landing helpers, test warehouses, local stand-ins for external services (Slack)."""

@@ -1,4 +1,7 @@
--- A calendar spanning the events, with ISO weeks (Monday starts) for cohorts and weekday flags.
+-- A calendar spanning the events, with ISO weeks (Monday starts), weekday flags and the churn snapshot calendar:
+-- which days are weekly churn snapshots and which one the churn models score. That rule lives here only;
+-- fct_user_features, the churn prediction models and the served churn scores all read it from these columns.
+{%- set scoring_override = var('churn_scoring_snapshot_date', '') %}
 with
 
 bounds as (
@@ -16,15 +19,51 @@ spine as (
     from bounds
     where first_date is not null
 
+),
+
+calendar as (
+
+    select
+        spine.date_day,
+        cast(date_trunc('week', spine.date_day) as date) as iso_week_start,
+        cast(isoyear(spine.date_day) as integer) as iso_year,
+        cast(week(spine.date_day) as integer) as iso_week,
+        cast(isodow(spine.date_day) as integer) as iso_day_of_week,
+        dayname(spine.date_day) as day_name,
+        isodow(spine.date_day) >= 6 as is_weekend,
+        cast(date_trunc('month', spine.date_day) as date) as month_start,
+        -- weekly churn snapshots: Mondays with a full inactivity window of data before them
+        isodow(spine.date_day) = 1
+        and spine.date_day >= bounds.first_date + {{ var('churn_inactivity_days') }} as is_churn_snapshot
+    from spine
+    cross join bounds
+
+),
+
+scoring as (
+
+    -- the snapshot to score: var('churn_scoring_snapshot_date') when set (it may lie after the data, e.g. to
+    -- serve the last scores flagged stale), else the latest weekly snapshot
+    select
+        coalesce(
+            cast(nullif('{{ scoring_override }}', '') as date),
+            max(date_day) filter (where is_churn_snapshot)
+        ) as churn_scoring_snapshot_date
+    from calendar
+
 )
 
 select
-    date_day,
-    cast(date_trunc('week', date_day) as date) as iso_week_start,
-    cast(isoyear(date_day) as integer) as iso_year,
-    cast(week(date_day) as integer) as iso_week,
-    cast(isodow(date_day) as integer) as iso_day_of_week,
-    dayname(date_day) as day_name,
-    isodow(date_day) >= 6 as is_weekend,
-    cast(date_trunc('month', date_day) as date) as month_start
-from spine
+    calendar.date_day,
+    calendar.iso_week_start,
+    calendar.iso_year,
+    calendar.iso_week,
+    calendar.iso_day_of_week,
+    calendar.day_name,
+    calendar.is_weekend,
+    calendar.month_start,
+    calendar.is_churn_snapshot,
+    coalesce(calendar.date_day = scoring.churn_scoring_snapshot_date, false) as is_scoring_snapshot,
+    scoring.churn_scoring_snapshot_date
+from calendar
+cross join scoring

@@ -1,4 +1,5 @@
--- One row per user seen in valid events, with signup, acquisition and current attributes.
+-- One row per user seen in valid events, with signup, churn, acquisition and current attributes. The churn dates
+-- follow the one churn definition: subscription_cancelled, or var('churn_inactivity_days') days without activity.
 with
 
 events as (
@@ -19,6 +20,50 @@ activity as (
         mode(event_country) as event_country
     from events
     group by user_id
+
+),
+
+active_days as (
+
+    select distinct
+        user_id,
+        event_date as activity_date
+    from events
+
+),
+
+activity_gaps as (
+
+    select
+        user_id,
+        activity_date,
+        lead(activity_date) over (partition by user_id order by activity_date) as next_active_date
+    from active_days
+
+),
+
+bounds as (
+
+    select max(event_date) as last_date from events
+
+),
+
+silent_churn as (
+
+    -- Silent churn starts on the first active day followed by var('churn_inactivity_days') days without valid
+    -- activity that all lie inside the data (a user who left yesterday is not churned yet).
+    select
+        activity_gaps.user_id,
+        min(activity_gaps.activity_date) as silent_churn_date
+    from activity_gaps
+    cross join bounds
+    where
+        activity_gaps.next_active_date - activity_gaps.activity_date > {{ var('churn_inactivity_days') }}
+        or (
+            activity_gaps.next_active_date is null
+            and activity_gaps.activity_date + {{ var('churn_inactivity_days') }} <= bounds.last_date
+        )
+    group by activity_gaps.user_id
 
 ),
 
@@ -54,6 +99,8 @@ select
     activity.first_seen_at,
     activity.last_seen_at,
     activity.cancelled_date,
+    silent_churn.silent_churn_date,
+    least(activity.cancelled_date, silent_churn.silent_churn_date) as churn_date,
     coalesce(latest_traits.signup_channel, 'unknown') as signup_channel,
     coalesce(latest_traits.company_size, 'unknown') as company_size,
     coalesce(latest_traits.country, activity.event_country, 'unknown') as country,
@@ -63,3 +110,4 @@ select
 from activity
 left join latest_traits on activity.user_id = latest_traits.user_id
 left join current_plan on activity.user_id = current_plan.user_id
+left join silent_churn on activity.user_id = silent_churn.user_id

@@ -7,20 +7,19 @@
     )
 }}
 
--- One row per eligible user per weekly snapshot (Mondays), with features computed ONLY from activity before
--- the snapshot date. Eligible = active in the var('churn_inactivity_days') days before the snapshot and not
--- cancelled before it (the population the churn label is defined on). Incremental runs recompute snapshots
+-- One row per eligible user per weekly snapshot (dim_dates.is_churn_snapshot), with features computed ONLY from
+-- activity before the snapshot date. Eligible = active in the var('churn_inactivity_days') days before the snapshot
+-- and not cancelled before it (the population the churn label is defined on). Incremental runs recompute snapshots
 -- after the earliest day touched by newly loaded events, so late events correct features point-in-time.
 with
 
-bounds as (
+{% if is_incremental() %}
+    bounds as (
 
-    select
-        min(date_day) as first_date,
-        max(date_day) as last_date
-    from {{ ref('dim_dates') }}
+        select max(date_day) as last_date from {{ ref('dim_dates') }}
 
-),
+    ),
+{% endif %}
 
 recompute_after as (
 
@@ -39,12 +38,11 @@ recompute_after as (
 
 snapshots as (
 
+    -- the weekly snapshot calendar is dim_dates.is_churn_snapshot (one rule for features and scoring)
     select dates.date_day as snapshot_date
     from {{ ref('dim_dates') }} as dates
-    cross join bounds
     where
-        dates.iso_day_of_week = 1
-        and dates.date_day >= bounds.first_date + {{ var('churn_inactivity_days') }}
+        dates.is_churn_snapshot
         and dates.date_day > (select recompute_after.first_affected_date from recompute_after)
 
 ),

@@ -1,6 +1,6 @@
-"""Churn predictions of model v1 for the scoring snapshot, appended per snapshot_date (pintel.ml.churn_pipeline)."""
+"""Churn predictions of model v1 for dim_dates' scoring snapshot, appended per snapshot_date (pintel.churn)."""
 
-from pintel.ml.churn_pipeline import run_predictions
+from pintel.churn.dbt_models import run_predictions
 
 
 def model(dbt, session):
@@ -12,6 +12,4 @@ def model(dbt, session):
         dbt.ref("fct_user_features"),
         dbt.ref("dim_dates"),
         dbt.this if dbt.is_incremental else None,
-        override=dbt.config.meta_get("scoring_snapshot_date"),
-        inactivity_days=dbt.config.meta_get("churn_inactivity_days"),
     )

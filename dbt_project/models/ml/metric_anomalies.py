@@ -1,12 +1,14 @@
-"""Anomalies per metric x segment over the hourly and daily metric marts (logic: pintel.ml.incidents)."""
+"""Anomalies per metric x segment over the hourly and daily metric marts (logic: pintel.incidents.pipeline)."""
 
-from pintel.ml.incidents import metric_anomalies
+from pintel.incidents import ANOMALY_SCHEMA, metric_anomalies
+from pintel.tables import typed_relation
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    return metric_anomalies(
+    anomalies = metric_anomalies(
         dbt.ref("activity_hourly").df(),
         dbt.ref("active_users_daily").df(),
         dbt.ref("signups_daily").df(),
     )
+    return typed_relation(session, anomalies, ANOMALY_SCHEMA)

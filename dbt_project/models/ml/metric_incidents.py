@@ -1,9 +1,11 @@
-"""One incident per cause, with attribution, summary and chart (logic: pintel.ml.incidents)."""
+"""One incident per cause, with attribution, summary and chart (logic: pintel.incidents.pipeline)."""
 
-from pintel.ml.incidents import metric_incidents
+from pintel.incidents import INCIDENT_SCHEMA, metric_incidents
+from pintel.tables import typed_relation
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     # The charts go to the reports folder pintel passes as var('pintel_reports') (meta.reports_dir in the yml).
-    return metric_incidents(dbt.ref("metric_anomalies").df(), reports=dbt.config.meta_get("reports_dir") or None)
+    incidents = metric_incidents(dbt.ref("metric_anomalies").df(), reports=dbt.config.meta_get("reports_dir") or None)
+    return typed_relation(session, incidents, INCIDENT_SCHEMA)

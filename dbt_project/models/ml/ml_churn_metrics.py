@@ -1,6 +1,7 @@
-"""Held-out evaluation of churn v1 / v2 / baseline / oracle and the calibration plot (pintel.ml.churn_pipeline)."""
+"""Held-out evaluation of churn v1 / v2 / baseline / oracle and the calibration plot (pintel.churn)."""
 
-from pintel.ml.churn_pipeline import run_metrics, table_exists
+from pintel.churn.dbt_models import run_metrics
+from pintel.tables import table_exists
 
 
 def model(dbt, session):
@@ -12,8 +13,7 @@ def model(dbt, session):
         dbt.ref("ml_model_registry"),
         dbt.ref("fct_user_features"),
         dbt.ref("fct_churn_labels"),
-        dbt.ref("fct_user_daily"),
-        dbt.ref("fct_events"),
+        dbt.ref("dim_users"),
         truth,
-        inactivity_days=dbt.config.meta_get("churn_inactivity_days"),
+        horizon_days=dbt.config.meta_get("churn_horizon_days"),
     )

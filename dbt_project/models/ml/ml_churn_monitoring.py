@@ -1,6 +1,6 @@
-"""Churn model monitoring: PSI drift, realised outcomes, retrain decision (pintel.ml.churn_pipeline)."""
+"""Churn model monitoring: PSI drift, realised outcomes, retrain decision (pintel.churn)."""
 
-from pintel.ml.churn_pipeline import run_monitoring
+from pintel.churn.dbt_models import run_monitoring
 
 
 def model(dbt, session):
@@ -11,5 +11,6 @@ def model(dbt, session):
         dbt.ref("fct_user_features"),
         dbt.ref("fct_churn_labels"),
         {"v1": dbt.ref("churn_predictions", v=1), "v2": dbt.ref("churn_predictions", v=2)},
+        horizon_days=dbt.config.meta_get("churn_horizon_days"),
         thresholds=dbt.config.meta_get("retrain_thresholds"),
     )

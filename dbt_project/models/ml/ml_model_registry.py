@@ -1,6 +1,6 @@
-"""Churn model registry: v1 + v2 trained on a time split of the labelled snapshots (pintel.ml.churn_pipeline)."""
+"""Churn model registry: v1 + v2 trained on a time split of the labelled snapshots (pintel.churn)."""
 
-from pintel.ml.churn_pipeline import run_registry
+from pintel.churn.dbt_models import run_registry
 
 
 def model(dbt, session):

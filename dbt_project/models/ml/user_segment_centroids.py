@@ -1,26 +1,29 @@
 """Centroids of the behavioural segments: the state that keeps segment ids stable between runs.
 
-Reads its own previous version (if any) and passes it as ``previous`` to pintel.ml.segments.discover_segments,
-so a segment that still exists keeps its id. See user_segment_centroids.yml.
+Reads its own previous version (if any) and passes it as ``previous`` to pintel.segments.discover_segments,
+so a segment that still exists keeps its id. k range, seed and match threshold: config meta in
+user_segment_centroids.yml.
 """
 
-import duckdb
-
-from pintel.ml.segments import discover_segments
+from pintel.segments import discover_segments
+from pintel.tables import table_exists
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # one call per key: dbt finds meta_get calls by parsing, and not inside arithmetic
+    k_min = int(dbt.config.meta_get("k_min"))
+    k_max = int(dbt.config.meta_get("k_max"))
     long = dbt.ref("ml_segment_features").df()
-    try:  # the table being rebuilt is only swapped in after this function returns
-        previous = session.sql(f"select * from {dbt.this}").df()
-    except duckdb.CatalogException:
-        previous = None
+    # the table being rebuilt is only swapped in after this function returns
+    exists = table_exists(session, dbt.this.schema, dbt.this.identifier)
+    previous = session.sql(f"select * from {dbt.this}").df() if exists else None
     result = discover_segments(
         long.pivot(index="user_id", columns="feature", values="feature_value"),
-        k_range=range(3, 9),
-        seed=0,
+        k_range=range(k_min, k_max + 1),
+        seed=int(dbt.config.meta_get("seed")),
         previous=previous if previous is not None and len(previous) else None,
+        match_threshold=float(dbt.config.meta_get("match_threshold")),
     )
     return result.centroids.assign(
         k=result.k, silhouette=float(result.criterion[result.k]), window_end=long["window_end"].max()

@@ -1,8 +1,8 @@
 """One row per recently active user with its behavioural segment: the nearest stored centroid, which is the
-user's cluster of the run that produced user_segment_centroids (pintel.ml.segments.assign_segments).
+user's cluster of the run that produced user_segment_centroids (pintel.segments.assign_segments).
 """
 
-from pintel.ml.segments import assign_segments
+from pintel.segments import assign_segments
 
 
 def model(dbt, session):

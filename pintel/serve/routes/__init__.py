@@ -1,0 +1,1 @@
+"""One router per concern: ``health``, ``ofrep`` (flag evaluation), ``flags`` (flag admin, token-guarded writes)."""
