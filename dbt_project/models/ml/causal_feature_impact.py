@@ -10,9 +10,11 @@ from pintel.tables import typed_relation
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # Ordered by the grain: cross-fitting folds are drawn over rows, so an unordered read (DuckDB's row order
+    # varies between builds) would give a different estimate from the same data on every build.
     table = feature_impact_table(
-        dbt.ref("ml_feature_adoption_cohort").df(),
-        dbt.ref("dim_features").df(),
+        dbt.ref("ml_feature_adoption_cohort").order("user_id, feature_key").df(),
+        dbt.ref("dim_features").order("feature_key").df(),
         window_days=int(dbt.config.meta_get("adoption_window_days")),
         n_folds=int(dbt.config.meta_get("n_folds")),
         refute=str(dbt.config.meta_get("refute")),

@@ -11,7 +11,9 @@ from pintel.tables import typed_relation
 def model(dbt, session):
     dbt.config(materialized="table")
     table = experiment_results_table(
-        dbt.ref("ml_experiment_units").df(),
+        # Ordered by the grain, so sums (and so the last digits of every statistic) do not depend on DuckDB's
+        # row order, which varies between builds.
+        dbt.ref("ml_experiment_units").order("experiment, user_id").df(),
         control=str(dbt.config.meta_get("control_variant")),
         conversion_event=str(dbt.config.meta_get("conversion_event")),
         window_days=int(dbt.config.meta_get("window_days")),
