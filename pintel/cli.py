@@ -13,17 +13,7 @@ import duckdb
 
 from pintel.simulate import SimConfig, simulate
 
-VARS_HELP = "dbt --vars for this run, YAML or JSON (default $PINTEL_DBT_VARS); the quality gates read the same."
-
-
-def _settings(**kwargs):
-    """Settings from the environment and the command's options; a malformed --vars is a usage error."""
-    from pintel.settings import Settings
-
-    try:
-        return Settings.from_env(**kwargs)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--vars") from exc
+VARS = click.option("--vars", "dbt_vars", help="dbt --vars, YAML or JSON (default $PINTEL_DBT_VARS).")
 
 
 @click.group()
@@ -127,20 +117,14 @@ def simulate_cmd(
 @click.option("--select", "select", multiple=True, help="dbt selection (default: everything).")
 @click.option("--exclude", "exclude", multiple=True, help="dbt exclusion, e.g. path:models/ml.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
-@click.option("--vars", "dbt_vars", help=VARS_HELP)
-def build_cmd(
-    warehouse: Path | None,
-    landing: Path | None,
-    select: tuple[str, ...],
-    exclude: tuple[str, ...],
-    full_refresh: bool,
-    dbt_vars: str | None,
-) -> None:
+@VARS
+def build_cmd(warehouse, landing, select, exclude, full_refresh, dbt_vars) -> None:
     """Load landed batches into raw and build the dbt warehouse from them."""
     from pintel.build import BuildError, build
+    from pintel.settings import Settings
 
-    settings = _settings(warehouse=warehouse, landing=landing, dbt_vars=dbt_vars)
-    try:
+    try:  # a malformed --vars fails here, before anything is loaded
+        settings = Settings.from_env(warehouse=warehouse, landing=landing, dbt_vars=dbt_vars)
         report = build(settings, select=list(select) or None, full_refresh=full_refresh, exclude=list(exclude) or None)
     except (BuildError, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -196,12 +180,16 @@ def summary_cmd(warehouse: Path | None) -> None:
 @main.command("dq")
 @click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file (default $PINTEL_WAREHOUSE).")
 @click.option("--reports", type=click.Path(path_type=Path), help="Reports folder (default $PINTEL_REPORTS).")
-@click.option("--vars", "dbt_vars", help=VARS_HELP)
+@VARS
 def dq_cmd(warehouse: Path | None, reports: Path | None, dbt_vars: str | None) -> None:
     """Run the Great Expectations suites, record results, build Data Docs, print a one-screen summary."""
     from pintel.quality import main_dq
+    from pintel.settings import Settings
 
-    settings = _settings(warehouse=warehouse, reports=reports, dbt_vars=dbt_vars)
+    try:
+        settings = Settings.from_env(warehouse=warehouse, reports=reports, dbt_vars=dbt_vars)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--vars") from exc
     code = main_dq(settings.warehouse, settings.reports, dbt_vars=settings.dbt_vars)
     raise SystemExit(code)
 
