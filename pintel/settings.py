@@ -24,12 +24,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from pintel.dbt_project import DBT_PROJECT_DIR, REPO_ROOT, parse_vars, project_vars
+
+if TYPE_CHECKING:  # pandas only for the annotation: importing settings (e.g. from the catalog) stays light
+    import pandas as pd
 
 __all__ = ["DBT_PROJECT_DIR", "REPORTS_VAR", "REPO_ROOT", "WAREHOUSE_VAR", "Settings", "connect", "query"]
 
