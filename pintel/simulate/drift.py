@@ -46,25 +46,40 @@ def price_change(cfg: SimConfig) -> tuple[int, float] | None:
     return (cfg.drift_start_day, cfg.price_change_hazard_multiplier) if "price_change" in cfg.drift else None
 
 
-def drift_truth(cfg: SimConfig, pop: Population, churn_snap) -> dict:
-    """The manifest's ``drift`` section: what was planted, and what it did to the realised labels."""
+def drift_truth(cfg: SimConfig, pop: Population, churn_snap, rec) -> dict:
+    """The manifest's ``drift`` section: what was planted, and what it did to the latent hazard and the labels."""
     out: dict = {"planted": list(cfg.drift)}
     if "price_change" in cfg.drift:
         day = cfg.drift_start_day
+        risk, quits = np.asarray(rec.free_at_risk, float), np.asarray(rec.free_quits, float)
+        unshifted = np.asarray(rec.free_hazard_unshifted, float)
         labelled = churn_snap.dropna(subset=["churned_30d"])
         free = labelled[labelled["plan"] == "free"]
-        snap_day = (free["snapshot_date"] - cfg.start).map(lambda d: d.days) if len(free) else free["plan"]
-        before = free[snap_day + cfg.churn_horizon_days <= day]
-        after = free[snap_day >= day]
+        by_snapshot = []
+        window = cfg.churn_inactivity_days + cfg.churn_horizon_days
+        for snap, group in free.groupby("snapshot_date"):
+            s = (snap - cfg.start).days
+            # a label at s reads activity in [s - inactivity, s + horizon): how much of that the change covers
+            drifted = max(0, s + cfg.churn_horizon_days - max(s - cfg.churn_inactivity_days, day))
+            by_snapshot.append(
+                {
+                    "snapshot_date": snap.isoformat(),
+                    "free_users": len(group),
+                    "churned_30d": float(group["churned_30d"].astype(float).mean()),
+                    "oracle_probability": float(group["oracle_probability"].mean()),
+                    "label_window_days_after_change": int(min(drifted, window)),
+                    "label_window_days": window,
+                }
+            )
         out["price_change"] = {
             "day": day,
             "date": (cfg.start + timedelta(days=day)).isoformat(),
             "plan": "free",
             "hazard_multiplier": cfg.price_change_hazard_multiplier,
-            "realised_free_churn_30d_before": float(before["churned_30d"].mean()) if len(before) else None,
-            "realised_free_churn_30d_after": float(after["churned_30d"].mean()) if len(after) else None,
-            "snapshots_before": int(before["snapshot_date"].nunique()),
-            "snapshots_after": int(after["snapshot_date"].nunique()),
+            "realised_free_daily_hazard_before": _rate(quits[:day], risk[:day]),
+            "realised_free_daily_hazard_after": _rate(quits[day:], risk[day:]),
+            "counterfactual_free_daily_hazard_after": _rate(unshifted[day:], risk[day:]),
+            "free_churn_by_snapshot": by_snapshot,
         }
     else:
         out["price_change"] = None
@@ -84,6 +99,10 @@ def drift_truth(cfg: SimConfig, pop: Population, churn_snap) -> dict:
     else:
         out["persona_shift"] = None
     return out
+
+
+def _rate(events: np.ndarray, exposure: np.ndarray) -> float | None:
+    return float(events.sum() / exposure.sum()) if exposure.sum() > 0 else None
 
 
 def _shares(persona: np.ndarray, names: list[str]) -> dict[str, float]:

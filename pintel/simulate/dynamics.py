@@ -136,6 +136,7 @@ class StepOut:
     downgrade: np.ndarray
     key_adopt: np.ndarray
     signup: np.ndarray
+    hazard_unshifted: np.ndarray  # the day's churn hazard before the planted multipliers (drift, plays)
 
 
 class World:
@@ -236,6 +237,7 @@ class World:
             + dyn.hazard_ticket * state.ticket_sum
             + dyn.hazard_key_feature * key_active
         )
+        unshifted = hazard
         hazard = self._hazard_shifts(state, day, hazard)
         churn = live & ~returning & (tenure >= 1) & (draws.u_churn < hazard)
         cancel = churn & (state.plan > 0) & (draws.u_kind < dyn.cancel_share_paid)
@@ -291,4 +293,5 @@ class World:
             downgrade=downgrade,
             key_adopt=key_adopt,
             signup=signup,
+            hazard_unshifted=unshifted,
         )

@@ -52,6 +52,9 @@ class Recorder:
     duplicate_seq: list[np.ndarray] = field(default_factory=list)
     snapshots: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     hourly_events: list[np.ndarray] = field(default_factory=list)
+    free_at_risk: list[int] = field(default_factory=list)  # live free-plan users before the day's step
+    free_quits: list[int] = field(default_factory=list)  # ... of whom churned that day (latent)
+    free_hazard_unshifted: list[float] = field(default_factory=list)  # ... their summed hazard without the drift
     messages: int = 0
 
 
@@ -186,6 +189,7 @@ class Simulation:
         tenure = day - pop.signup_day[state.user]
         deciding = np.flatnonzero((state.present & state.alive & ~state.decided & (tenure == 7))[:n])
         self.propensity[deciding] = self.world.propensity(state, deciding)
+        at_risk = (state.present & state.alive & (state.plan == 0) & (tenure >= 1))[:n]
         draws = Draws.draw(rng, n)
         parts = [draws, draws.take(self.cohort)]
         if len(self.plays):
@@ -196,6 +200,9 @@ class Simulation:
         self.y60 |= (out.active & (tenure >= 60) & (tenure < 67))[:rows]
         self.adopt_day[np.flatnonzero(out.key_adopt[:n])] = day
         quit_rows = np.flatnonzero((out.cancel | out.quit_silent)[:n])
+        self.rec.free_at_risk.append(int(at_risk.sum()))
+        self.rec.free_quits.append(int(at_risk[quit_rows].sum()))
+        self.rec.free_hazard_unshifted.append(float(out.hazard_unshifted[:n][at_risk].sum()))
         self.quit_day[quit_rows] = day
         self.quit_kind[quit_rows] = np.where(out.cancel[quit_rows], "cancelled", "silent")
         if len(self.plays):

@@ -264,7 +264,7 @@ def write_truth(sim: Simulation) -> dict:
         },
         "actions": sim.actions.manifest(cfg),
         "retention_plays": plays_summary,
-        "drift": drift_truth(cfg, pop, churn_snap),
+        "drift": drift_truth(cfg, pop, churn_snap, sim.rec),
         "realised": realised,
     }
     (gt / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
