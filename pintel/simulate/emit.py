@@ -27,7 +27,7 @@ from pintel.simulate.config import (
     SimConfig,
 )
 from pintel.simulate.defects import assign_defects, corrupt, format_timestamps
-from pintel.simulate.dynamics import sigmoid
+from pintel.simulate.dynamics import State, StepOut, sigmoid
 from pintel.simulate.events import DAY_MS, EventFactory, Special
 from pintel.simulate.population import Population
 
@@ -74,6 +74,17 @@ class DayOutcome:
     key_adopt: np.ndarray
     plan: np.ndarray
     e: np.ndarray
+
+    @classmethod
+    def of(cls, out: StepOut, state: State, state_rows: np.ndarray, ledger_rows: np.ndarray) -> DayOutcome:
+        """The outcome of latent ``state_rows``, emitted as ledger rows ``ledger_rows``."""
+        return cls(
+            ledger_rows,
+            *(getattr(out, name)[state_rows] for name in ("signup", "ticket", "upgrade", "downgrade", "cancel")),
+            out.key_adopt[state_rows],
+            state.plan[state_rows],
+            state.e[state_rows],
+        )
 
 
 @dataclass

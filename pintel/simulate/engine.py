@@ -252,22 +252,9 @@ class Simulation:
         self.rec.snapshots.append((day, eligible, prob, plan))
 
     # ---------------------------------------------------------------- events
-    def _outcome(self, out: StepOut, act: np.ndarray) -> DayOutcome:
-        return DayOutcome(
-            rows=act,
-            signup=out.signup[act],
-            ticket=out.ticket[act],
-            upgrade=out.upgrade[act],
-            downgrade=out.downgrade[act],
-            cancel=out.cancel[act],
-            key_adopt=out.key_adopt[act],
-            plan=self.state.plan[act],
-            e=self.state.e[act],
-        )
-
     def _emit(self, day: int, rng: np.random.Generator, out: StepOut) -> None:
         act = np.flatnonzero(out.active[: self.n])
-        batch = self.emitter.emit(day, rng, self._outcome(out, act), self.seq)
+        batch = self.emitter.emit(day, rng, DayOutcome.of(out, self.state, act, act), self.seq)
         self.seq += len(batch.user)
         noise = Noise.draw(_rng(self.cfg.seed, FLAG_STREAM, day), len(batch.user))
         if len(self.plays):

@@ -37,6 +37,7 @@ HOUR_MS = 3_600_000
 EXPOSURE_EVENT = "feature_flag_called"
 ERROR_EVENT = "error_shown"
 HARMED_EVENT = "report_created"
+PRE_PERIOD_DAYS = 7  # rollout_hourly starts this many days before a flag's first step (a pre-period for DiD)
 HARM_PROPS = json.dumps({"surface": "reports", "error_code": "editor_save_failed"}, separators=(",", ":"))
 # Hourly truth per flag x cohort: the metric columns of rollout_hourly.parquet, in this order.
 HOURLY_METRICS = (
@@ -199,6 +200,19 @@ def schedules(cfg: SimConfig, pop_platform: np.ndarray, start_ms: int, actions: 
     return out
 
 
+@dataclass
+class _Rows:
+    """The day's messages as the hourly truth reads them."""
+
+    user: np.ndarray
+    ts: np.ndarray
+    code: np.ndarray
+    mask: np.ndarray  # valid (messages) or flag index (added messages)
+    harm: np.ndarray | None
+    harm_planted: np.ndarray | None
+    on_by_flag: dict[int, np.ndarray]
+
+
 def _first_or_changed(user: np.ndarray, ts: np.ndarray, variant: np.ndarray) -> np.ndarray:
     """Indices of events that are a user's first of the batch, or whose variant differs from the previous one."""
     order = np.lexsort((ts, user))
@@ -248,9 +262,14 @@ class FlagLayer:
         is_rc = valid & (code == self.rc_code) & (noise.u_fail < share)
         harm = np.zeros(len(user), bool)
         harm_planted = np.zeros(len(user), bool)
-        live = [(k, f) for k, f in enumerate(self.flags) if f.live_ms is not None and f.live_ms < day_end]
+        tracked = [
+            (k, f)
+            for k, f in enumerate(self.flags)
+            if f.live_ms is not None and f.live_ms - PRE_PERIOD_DAYS * DAY_MS < day_end
+        ]
+        live = [(k, f) for k, f in tracked if f.live_ms < day_end]
         on_by_flag = {}
-        for k, f in live:
+        for k, f in tracked:
             on = f.on(user, ts) & valid
             on_by_flag[k] = on
             if f.rollout.harmful:
@@ -317,7 +336,8 @@ class FlagLayer:
         extras = pa.concat_tables(parts) if parts else table.slice(0, 0)
         e_user, e_ts, e_recv = _cat(extra_user, np.int64), _cat(extra_ts, np.int64), _cat(extra_recv, np.int64)
         e_code, e_flag = _cat(extra_code, np.int16), _cat(extra_flag, np.int64)
-        self._hourly(live, user, ts, code, valid, harm, harm_planted, is_rc, on_by_flag, e_user, e_ts, e_code, e_flag)
+        day_rows = _Rows(user, ts, code, valid, harm, harm_planted, on_by_flag)
+        self._hourly(tracked, day_rows, _Rows(e_user, e_ts, e_code, e_flag, None, None, {}))
         return table, code, extras, e_recv, e_ts, e_user
 
     @staticmethod
@@ -328,10 +348,20 @@ class FlagLayer:
         rows = rows.set_column(rows.schema.get_field_index("event"), "event", pa.array([event] * rows.num_rows))
         return rows.set_column(rows.schema.get_field_index("properties"), "properties", props)
 
-    def _hourly(self, live, user, ts, code, valid, harm, harm_planted, is_rc, on_by_flag, e_user, e_ts, e_code, e_flag):
+    def _hourly(self, tracked: list[tuple[int, FlagSchedule]], rows: _Rows, extra: _Rows) -> None:
+        """Add the day's counts to ``rollout_hourly`` (``extra.mask`` holds the added messages' flag, -1 = error)."""
         hours = self.hourly.shape[1]
-        base_err = e_code == self.error_code
-        for k, f in live:
+        user, ts, code, valid, harm, harm_planted = (
+            rows.user,
+            rows.ts,
+            rows.code,
+            rows.mask,
+            rows.harm,
+            rows.harm_planted,
+        )
+        e_user, e_ts, e_flag = extra.user, extra.ts, extra.mask
+        base_err = extra.code == self.error_code
+        for k, f in tracked:
             cohort = f.assigned.astype(np.int64)
             acc = self.hourly[k]
             sel = f.eligible[user] & valid
@@ -351,7 +381,7 @@ class FlagLayer:
                 flat[:, HOURLY_METRICS.index(name)] += np.bincount(key[mask], minlength=hours * 2)
             users_hour = np.unique(key * len(f.bucket) + user[sel])
             flat[:, 0] += np.bincount(users_hour // len(f.bucket), minlength=hours * 2)
-            on = on_by_flag[k][sel]
+            on = rows.on_by_flag[k][sel]
             exposed_hour = np.unique((key * len(f.bucket) + user[sel])[on])
             flat[:, 1] += np.bincount(exposed_hour // len(f.bucket), minlength=hours * 2)
             e_sel = f.eligible[e_user]

@@ -103,18 +103,7 @@ class PlayTwins:
         j = j[out.active[self.rows[j]]]
         if len(j) == 0:
             return None
-        r = self.rows[j]
-        return DayOutcome(
-            rows=j,
-            signup=out.signup[r],
-            ticket=out.ticket[r],
-            upgrade=out.upgrade[r],
-            downgrade=out.downgrade[r],
-            cancel=out.cancel[r],
-            key_adopt=out.key_adopt[r],
-            plan=state.plan[r],
-            e=state.e[r],
-        )
+        return DayOutcome.of(out, state, self.rows[j], j)
 
     def record_base(self, day: int, user: np.ndarray, valid: np.ndarray) -> None:
         """Keep the base world's valid activity of treated users (for their outcome without the play)."""
