@@ -338,3 +338,14 @@ def test_price_change_drift_doubles_free_plan_churn(tmp_path: Path) -> None:
     assert late["casual_viewer"] + late["drifter"] > early["casual_viewer"] + early["drifter"] + 0.05
     assert shift["mix_start"]["power_user"] == pytest.approx(0.14)
     assert shift["mix_end"]["power_user"] == pytest.approx(0.08)
+
+
+def test_no_incidents_keeps_the_benign_rollout_only(tmp_path: Path) -> None:
+    manifest = simulate(SimConfig(users=300, days=63, seed=11, incidents=False), tmp_path)
+    assert manifest["incidents"] == []
+    planted = {r["flag"]: r["planted"] for r in manifest["rollouts"]}
+    assert planted == {"new_sidebar": True, "new_editor": False}
+    sidebar = _rollout(manifest, "new_sidebar")
+    assert sidebar["realised"]["exposures"] > 0 and _rollout(manifest, "new_editor")["realised"]["exposures"] == 0
+    ev = _events(tmp_path)
+    assert not (ev.error_code == "editor_save_failed").any() and (ev.flag == "new_editor").sum() == 0

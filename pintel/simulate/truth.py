@@ -49,6 +49,8 @@ INCIDENT_COLUMNS = [
     "magnitude",
     "events_dropped",
     "flag",
+    "symptom_dim",
+    "symptom_value",
 ]
 
 
@@ -423,6 +425,11 @@ def _incidents(sim: Simulation) -> pd.DataFrame:
     rows += rollout_incidents(sim.flags, sim.cfg, sim.start_ms + sim.cfg.days * 86_400_000)
     frame = pd.DataFrame(rows, columns=INCIDENT_COLUMNS)
     frame["flag"] = frame["flag"].astype(object).where(frame["flag"].notna(), None)
+    # the series that moves, where it differs from the cause segment (a bad rollout: its error event)
+    for col in ("dim", "value"):
+        frame[f"symptom_{col}"] = frame[f"symptom_{col}"].where(
+            frame[f"symptom_{col}"].notna(), frame[f"segment_{col}"]
+        )
     return frame
 
 

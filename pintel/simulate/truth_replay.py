@@ -65,6 +65,8 @@ def rollout_incidents(flags: FlagLayer, cfg: SimConfig, window_end_ms: int) -> l
                 ),
                 "events_dropped": int(flags.replaced[k]),
                 "flag": f.rollout.flag,
+                "symptom_dim": "event_name",
+                "symptom_value": ERROR_EVENT,
             }
         )
     return rows
