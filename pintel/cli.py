@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import duckdb
 
-from pintel.simulate import SimConfig, simulate
+from pintel.simulate import DRIFTS, ActionsError, SimConfig, load_actions, simulate
 
 
 @click.group()
@@ -50,6 +50,21 @@ def main() -> None:
     type=int,
     help="Monte Carlo paths per user for the churn oracle (0 = skip the oracle).",
 )
+@click.option(
+    "--actions",
+    "actions_path",
+    type=click.Path(path_type=Path),
+    help="Replay the same seed with pintel's actions applied: flag changes and retention plays (JSON/YAML, "
+    "or a CSV/Parquet list of plays).",
+)
+@click.option(
+    "--drift",
+    multiple=True,
+    type=click.Choice([*DRIFTS, "all"]),
+    help="Plant non-stationarity (repeatable): price_change doubles the free plan's churn hazard from --drift-day; "
+    "persona_shift moves the persona mix of new signups over the window.",
+)
+@click.option("--drift-day", type=int, help="Day index the price change starts (default: mid-window).")
 @click.option("--stream", is_flag=True, help="Release the batches one arrival hour at a time.")
 @click.option("--speed", default=2.0, show_default=True, type=float, help="Seconds between batches with --stream.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing simulation in --out.")
@@ -65,11 +80,15 @@ def simulate_cmd(
     causal_setting,
     no_incidents,
     oracle_draws,
+    actions_path,
+    drift,
+    drift_day,
     stream,
     speed,
     overwrite,
 ) -> None:
     """Simulate a SaaS product's events with planted ground truth."""
+    drifts = tuple(DRIFTS) if "all" in drift else tuple(d for d in DRIFTS if d in drift)
     try:
         cfg = SimConfig(
             users=users,
@@ -82,9 +101,17 @@ def simulate_cmd(
             causal_setting=causal_setting,
             incidents=not no_incidents,
             oracle_draws=oracle_draws,
+            drift=drifts,
+            drift_day=drift_day,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    actions = None
+    if actions_path is not None:
+        try:
+            actions = load_actions(actions_path, cfg)  # validated before anything is written
+        except ActionsError as exc:
+            raise click.BadParameter(str(exc), param_hint="--actions") from exc
     existing = [p for p in ("events", "identifies", "ground_truth") if (out / p).exists()]
     if existing and not overwrite:
         raise click.ClickException(
@@ -93,7 +120,7 @@ def simulate_cmd(
     for name in existing:
         shutil.rmtree(out / name)
     target = out / ".staging" if stream else out
-    manifest = simulate(cfg, target, progress=sys.stderr.isatty())
+    manifest = simulate(cfg, target, progress=sys.stderr.isatty(), actions=actions)
     if stream:
         from pintel.simulate.stream import release
 
