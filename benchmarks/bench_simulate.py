@@ -1,7 +1,10 @@
 """Simulator throughput and peak memory: events per second to Parquet, and peak RSS.
 
-Usage: python benchmarks/bench_simulate.py [--users 50000] [--days 180] [--oracle-draws 32]
-Runs the simulation in a child process so its peak RSS (ru_maxrss) is measured alone.
+Usage: python benchmarks/bench_simulate.py [--users 50000] [--days 180] [--oracle-draws 32] [--actions FILE]
+    [--drift all]
+Runs the simulation in a child process so its peak RSS (ru_maxrss) and CPU time are measured alone. CPU
+seconds (user + system of the child) are the figure to compare on a shared machine: wall time moves with the
+load, CPU time much less.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from pathlib import Path
 CHILD = """
 import json, sys, time
 from pintel.simulate import SimConfig, simulate
-cfg = SimConfig(users=int(sys.argv[1]), days=int(sys.argv[2]), seed=7, oracle_draws=int(sys.argv[4]))
+extra = {"drift": tuple(sys.argv[6].split(","))} if sys.argv[6] else {}
+cfg = SimConfig(users=int(sys.argv[1]), days=int(sys.argv[2]), seed=7, oracle_draws=int(sys.argv[4]), **extra)
 t = time.perf_counter()
-m = simulate(cfg, sys.argv[3])
+m = simulate(cfg, sys.argv[3], actions=sys.argv[5] or None) if sys.argv[5] else simulate(cfg, sys.argv[3])
 print(json.dumps({"seconds": time.perf_counter() - t, "messages": m["counts"]["messages_written"]}))
 """
 
@@ -31,19 +35,34 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--oracle-draws", type=int, default=32)
+    parser.add_argument("--actions", default="", help="an actions file to replay (pintel simulate --actions)")
+    parser.add_argument("--drift", default="", help="comma-separated drifts (price_change,persona_shift)")
     args = parser.parse_args()
+    drift = "price_change,persona_shift" if args.drift == "all" else args.drift
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "sim"
         started = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-c", CHILD, str(args.users), str(args.days), str(out), str(args.oracle_draws)],
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(args.users),
+                str(args.days),
+                str(out),
+                str(args.oracle_draws),
+                str(Path(args.actions).resolve()) if args.actions else "",
+                drift,
+            ],
             check=True,
             capture_output=True,
             text=True,
         )
         wall = time.perf_counter() - started
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        peak_kib = usage.ru_maxrss
+        cpu = usage.ru_utime + usage.ru_stime
     report = {
         "users": args.users,
         "days": args.days,
@@ -52,6 +71,10 @@ def main() -> None:
         "simulate_seconds": round(result["seconds"], 1),
         "events_per_second": round(result["messages"] / result["seconds"]),
         "wall_seconds_with_startup": round(wall, 1),
+        "cpu_seconds_with_startup": round(cpu, 1),
+        "events_per_cpu_second": round(result["messages"] / cpu),
+        "actions": args.actions or None,
+        "drift": drift or None,
         "peak_rss_gib": round(peak_kib / 1024 / 1024, 2),
         "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}".strip(),
     }

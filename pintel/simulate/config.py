@@ -156,6 +156,55 @@ class Dynamics:
 
 
 @dataclass(frozen=True)
+class Rollout:
+    """A feature flag ramped on a schedule: planted truth for the decision engine (roll back or leave alone).
+
+    ``steps`` are ``(hours after the first step, percent of eligible users on)``; the first step sits at
+    ``start_hour`` UTC on the Tuesday-Thursday nearest ``at_fraction`` of the window that is clear of the other
+    planted incidents. Assignment is sticky: a user's bucket (a hash of flag, seed and user id, as flag
+    services do) is on while it is below the current percentage.
+    """
+
+    flag: str
+    platform: str | None  # None: every platform
+    at_fraction: float
+    start_hour: int
+    steps: tuple[tuple[int, float], ...]
+    harmful: bool
+    description: str
+
+
+ROLLOUTS: tuple[Rollout, ...] = (
+    Rollout(
+        "new_sidebar",
+        "ios",
+        0.55,
+        10,
+        ((0, 10.0), (48, 50.0), (96, 100.0)),
+        False,
+        "a redesigned navigation sidebar on iOS; changes nothing users do",
+    ),
+    Rollout(
+        "new_editor",
+        "web",
+        0.87,
+        14,
+        ((0, 10.0), (24, 50.0)),
+        True,
+        "a new report editor on web whose save fails for a share of exposed users' reports",
+    ),
+)
+# Where the planted incidents sit, as a share of the window (day = round(share * days)).
+INCIDENT_AT = {"signup_spike": 0.62, "android_outage": 0.72, "tracking_bug": 0.84}
+FLAG_VARIANTS = ("off", "on")
+ERROR_CODES = ("timeout", "network_error", "permission_denied", "validation_failed")
+DRIFTS = ("price_change", "persona_shift")
+# Persona mix of new signups at the end of the window under ``--drift persona_shift`` (from PERSONAS' shares
+# on day 0, linearly in the signup day): a broader, less engaged audience, as after a move to paid acquisition.
+PERSONA_SHIFT_TO = {"power_user": 0.08, "collaborator": 0.12, "analyst": 0.12, "casual_viewer": 0.40, "drifter": 0.28}
+
+
+@dataclass(frozen=True)
 class SimConfig:
     """Run settings. Defaults produce the demo dataset (about 1.2M events)."""
 
@@ -181,6 +230,13 @@ class SimConfig:
     incidents: bool = True
     signup_spike_factor: float = 4.0
     max_message_bytes: int = 32768
+    error_rate: float = 0.002
+    editor_failure_share: float = 0.5
+    retention_play_hazard_multiplier: float = 0.7
+    retention_play_days: int = 30
+    drift: tuple[str, ...] = ()
+    drift_day: int | None = None
+    price_change_hazard_multiplier: float = 2.0
     dynamics: Dynamics = field(default_factory=Dynamics)
 
     def __post_init__(self) -> None:
@@ -196,9 +252,24 @@ class SimConfig:
             raise ValueError("causal setting must be 'observed' or 'unobserved'")
         if not 0 <= self.srm_loss < 1:
             raise ValueError("srm loss must be in [0, 1)")
+        unknown = sorted(set(self.drift) - set(DRIFTS))
+        if unknown:
+            raise ValueError(f"unknown drift {unknown}: choose from {', '.join(DRIFTS)} (or all)")
+        if self.drift_day is not None and not 1 <= self.drift_day < self.days:
+            raise ValueError(f"--drift-day must be in [1, {self.days}) (a day index of the window)")
+        if not 0 <= self.editor_failure_share <= 1 or not 0 <= self.error_rate < 0.5:
+            raise ValueError("editor failure share must be in [0, 1] and error rate in [0, 0.5)")
+        if not 0 <= self.retention_play_hazard_multiplier <= 1 or self.retention_play_days < 1:
+            raise ValueError("retention play hazard multiplier must be in [0, 1] and its days at least 1")
+
+    @property
+    def drift_start_day(self) -> int:
+        """Day index from which ``price_change`` applies: ``drift_day``, or mid-window."""
+        return self.drift_day if self.drift_day is not None else self.days // 2
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out["start"] = self.start.isoformat()
         out["personas"] = [asdict(p) for p in PERSONAS]
+        out["rollouts"] = [asdict(r) for r in ROLLOUTS]
         return out

@@ -44,6 +44,7 @@ class State:
     key_pending_day: np.ndarray
     early_days: np.ndarray
     decided: np.ndarray
+    play_until: np.ndarray  # a retention play lowers the hazard on days < play_until (-1: none)
 
     @classmethod
     def empty(cls, users: np.ndarray) -> State:
@@ -61,6 +62,7 @@ class State:
             key_pending_day=np.full(n, -1, np.int32),
             early_days=np.zeros(n, np.int8),
             decided=np.zeros(n, bool),
+            play_until=np.full(n, -1, np.int32),
         )
 
     def take(self, rows: np.ndarray) -> State:
@@ -78,6 +80,7 @@ class State:
             key_pending_day=self.key_pending_day[rows].copy(),
             early_days=self.early_days[rows].copy(),
             decided=self.decided[rows].copy(),
+            play_until=self.play_until[rows].copy(),
         )
 
     def put(self, rows: np.ndarray, other: State) -> None:
@@ -133,17 +136,28 @@ class StepOut:
     downgrade: np.ndarray
     key_adopt: np.ndarray
     signup: np.ndarray
+    hazard_unshifted: np.ndarray  # the day's churn hazard before the planted multipliers (drift, plays)
 
 
 class World:
     """Static parameters bound to a population, with the vectorised daily transition."""
 
-    def __init__(self, pop: Population, dyn: Dynamics, start_weekday: int, unobserved_confounding: bool):
+    def __init__(
+        self,
+        pop: Population,
+        dyn: Dynamics,
+        start_weekday: int,
+        unobserved_confounding: bool,
+        price_change: tuple[int, float] | None = None,
+        play_multiplier: float = 1.0,
+    ):
         self.pop = pop
         self.dyn = dyn
         self.start_weekday = start_weekday
         self.unobserved = unobserved_confounding
         self.persona_ticket = np.array([p.ticket_shift for p in PERSONAS], dtype=np.float32)
+        self.price_change = price_change  # (from day, hazard multiplier on the free plan)
+        self.play_multiplier = play_multiplier
 
     def init_rows(self, state: State, rows: np.ndarray, rng: np.random.Generator) -> None:
         """Bring rows into the world: pre-existing users at day 0, new users on their signup day."""
@@ -178,11 +192,19 @@ class World:
             logit = logit + dyn.propensity_latent * (state.e[rows] - pop.mu[users])
         return sigmoid(logit)
 
+    def _hazard_shifts(self, state: State, day: int, hazard: np.ndarray) -> np.ndarray:
+        """Planted multipliers on the daily churn hazard: a price change on the free plan, retention plays."""
+        if self.price_change is not None and day >= self.price_change[0]:
+            hazard = np.where(state.plan == 0, np.minimum(1.0, hazard * self.price_change[1]), hazard)
+        played = state.play_until > day
+        if played.any():
+            hazard = np.where(played, hazard * self.play_multiplier, hazard)
+        return hazard
+
     def step(self, state: State, day: int, draws: Draws) -> StepOut:
         pop, dyn = self.pop, self.dyn
         users = state.user
         tenure = day - pop.signup_day[users]
-        len(users)
         # Silent quitters are dormant, not gone: a few come back each day (resurrected users).
         returning = state.present & ~state.alive & ~state.cancelled & (draws.u_kind < dyn.return_rate)
         state.alive |= returning
@@ -215,6 +237,8 @@ class World:
             + dyn.hazard_ticket * state.ticket_sum
             + dyn.hazard_key_feature * key_active
         )
+        unshifted = hazard
+        hazard = self._hazard_shifts(state, day, hazard)
         churn = live & ~returning & (tenure >= 1) & (draws.u_churn < hazard)
         cancel = churn & (state.plan > 0) & (draws.u_kind < dyn.cancel_share_paid)
         quit_silent = churn & ~cancel
@@ -269,4 +293,5 @@ class World:
             downgrade=downgrade,
             key_adopt=key_adopt,
             signup=signup,
+            hazard_unshifted=unshifted,
         )

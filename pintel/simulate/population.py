@@ -11,6 +11,7 @@ from pintel.simulate.config import (
     CHANNELS,
     COMPANY_SIZE_SHARES,
     COUNTRY_SHARES,
+    INCIDENT_AT,
     PERSONAS,
     PLATFORM_SHARES,
     SEATS_BY_SIZE,
@@ -46,7 +47,7 @@ def _choice(rng: np.random.Generator, n: int, shares: tuple[float, ...]) -> np.n
 
 
 def spike_day_for(cfg: SimConfig) -> int | None:
-    return round(cfg.days * 0.62) if cfg.incidents else None
+    return round(cfg.days * INCIDENT_AT["signup_spike"]) if cfg.incidents else None
 
 
 def draw_population(cfg: SimConfig, rng: np.random.Generator) -> Population:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from pintel.catalog import Catalog
+from pintel.simulate.actions import Actions
 from pintel.simulate.config import (
     CHANNELS,
     COMPANY_SIZES,
@@ -22,13 +25,64 @@ from pintel.simulate.config import (
     DEFECT_REASONS,
     PERSONAS,
     PLATFORMS,
+    SimConfig,
 )
+from pintel.simulate.drift import drift_truth
+from pintel.simulate.dynamics import State
+from pintel.simulate.emit import PLAN_NAMES, Emitter, Experiment, Incidents
+from pintel.simulate.flags import ERROR_EVENT, FlagLayer
+from pintel.simulate.plays import PlayTwins
+from pintel.simulate.population import Population
+from pintel.simulate.truth_replay import play_units, rollout_incidents, rollout_manifest, write_replay_truth
 
-if TYPE_CHECKING:
-    from pintel.simulate.engine import Simulation
+TRUTH_VERSION = 2
+INCIDENT_COLUMNS = [
+    "incident_id",
+    "shape",
+    "start",
+    "end",
+    "metric",
+    "grain",
+    "segment_dim",
+    "segment_value",
+    "direction",
+    "magnitude",
+    "events_dropped",
+    "flag",
+    "symptom_dim",
+    "symptom_value",
+]
 
-PLAN_NAMES = ("free", "starter", "pro", "enterprise")
-TRUTH_VERSION = 1
+
+class Simulation(Protocol):
+    """What the truth reads from a finished run (the engine's ``Simulation``; a protocol, so no import cycle)."""
+
+    cfg: SimConfig
+    pop: Population
+    n: int
+    out: Path
+    catalog: Catalog
+    rec: Any
+    state: State
+    cohort: np.ndarray
+    treated: np.ndarray
+    propensity: np.ndarray
+    y30: np.ndarray
+    y60: np.ndarray
+    adopt_day: np.ndarray
+    quit_day: np.ndarray
+    quit_kind: np.ndarray
+    valid_cancel_day: np.ndarray
+    valid_cancel_day_base: np.ndarray
+    emitter: Emitter
+    experiment: Experiment
+    incidents: Incidents
+    flags: FlagLayer
+    plays: PlayTwins
+    actions: Actions
+    start_ms: int
+    events: Any
+    identifies: Any
 
 
 def _dates(sim: Simulation, days: np.ndarray) -> pd.Series:
@@ -162,6 +216,11 @@ def write_truth(sim: Simulation) -> dict:
     incidents.to_parquet(gt / "incidents.parquet", index=False)
     defects = _defects(sim)
     defects.to_parquet(gt / "defects.parquet", index=False)
+    write_replay_truth(gt, sim.flags, sim.start_ms)
+    plays, plays_summary = play_units(
+        sim.plays, cfg, churn_labels, (user, day, sim.valid_cancel_day), sim.valid_cancel_day_base
+    )
+    plays.to_parquet(gt / "retention_play_units.parquet", index=False)
 
     realised = _realism(sim, daily, churn_snap, user, day, causal_summary)
     manifest = {
@@ -199,6 +258,15 @@ def write_truth(sim: Simulation) -> dict:
         "causal": causal_summary,
         "experiment": experiment_summary,
         "incidents": json.loads(incidents.to_json(orient="records", date_format="iso")),
+        "rollouts": rollout_manifest(sim.flags, cfg),
+        "errors": {
+            "event": ERROR_EVENT,
+            "baseline_rate_per_valid_event": cfg.error_rate,
+            "properties": ["surface", "error_code"],
+        },
+        "actions": sim.actions.manifest(cfg),
+        "retention_plays": plays_summary,
+        "drift": drift_truth(cfg, pop, churn_snap, sim.rec),
         "realised": realised,
     }
     (gt / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
@@ -258,30 +326,30 @@ def _causal(sim: Simulation) -> tuple[pd.DataFrame, dict]:
 
 
 def _experiment(sim: Simulation) -> tuple[pd.DataFrame, dict]:
-    cfg = sim.cfg
-    exposed = np.flatnonzero(sim.exposed_day >= 0)
-    reach = sim.conv_first_active[exposed] >= 0
-    y0 = (sim.u_conv[exposed] < sim.p_conv[exposed, 0]) & reach
-    y1 = (sim.u_conv[exposed] < sim.p_conv[exposed, 1]) & reach
-    variant = sim.variant[exposed]
+    cfg, led, exp = sim.cfg, sim.emitter, sim.experiment
+    exposed = np.flatnonzero(led.exposed_day >= 0)
+    reach = led.conv_first_active[exposed] >= 0
+    y0 = (exp.u_conv[exposed] < led.p_conv[exposed, 0]) & reach
+    y1 = (exp.u_conv[exposed] < led.p_conv[exposed, 1]) & reach
+    variant = exp.variant[exposed]
     frame = pd.DataFrame(
         {
             "user_id": [f"u{u:07d}" for u in exposed],
             "variant": np.where(variant == 1, "treatment", "control"),
-            "exposure_date": _dates(sim, sim.exposed_day[exposed]),
-            "exposure_logged": sim.exposure_logged[exposed],
+            "exposure_date": _dates(sim, led.exposed_day[exposed]),
+            "exposure_logged": exp.exposure_logged[exposed],
             "y_control": y0,
             "y_treatment": y1,
             "converted": np.where(variant == 1, y1, y0),
         }
     )
-    start = cfg.start + timedelta(days=sim.exp_start)
+    start = cfg.start + timedelta(days=exp.start)
     summary = {
         "flag": cfg.experiment_flag,
         "assignment_unit": "user",
         "split": {"control": 0.5, "treatment": 0.5},
         "start_date": start.isoformat(),
-        "exposure_end_date": (cfg.start + timedelta(days=sim.exp_end - 1)).isoformat(),
+        "exposure_end_date": (cfg.start + timedelta(days=exp.end - 1)).isoformat(),
         "exposure_event": "experiment_exposed",
         "conversion_event": "checkout_completed",
         "conversion_window_days": cfg.experiment_window_days,
@@ -295,8 +363,8 @@ def _experiment(sim: Simulation) -> tuple[pd.DataFrame, dict]:
         "srm_planted": cfg.srm_loss > 0,
         "srm_treatment_exposure_loss": cfg.srm_loss,
         "logged_units": {
-            "control": int((sim.exposure_logged[exposed] & (variant == 0)).sum()),
-            "treatment": int((sim.exposure_logged[exposed] & (variant == 1)).sum()),
+            "control": int((exp.exposure_logged[exposed] & (variant == 0)).sum()),
+            "treatment": int((exp.exposure_logged[exposed] & (variant == 1)).sum()),
         },
     }
     return frame, summary
@@ -354,7 +422,15 @@ def _incidents(sim: Simulation) -> pd.DataFrame:
                 "events_dropped": inc.dropped.get("tracking_bug", 0),
             }
         )
-    return pd.DataFrame(rows)
+    rows += rollout_incidents(sim.flags, sim.cfg, sim.start_ms + sim.cfg.days * 86_400_000)
+    frame = pd.DataFrame(rows, columns=INCIDENT_COLUMNS)
+    frame["flag"] = frame["flag"].astype(object).where(frame["flag"].notna(), None)
+    # the series that moves, where it differs from the cause segment (a bad rollout: its error event)
+    for col in ("dim", "value"):
+        frame[f"symptom_{col}"] = frame[f"symptom_{col}"].where(
+            frame[f"symptom_{col}"].notna(), frame[f"segment_{col}"]
+        )
+    return frame
 
 
 def _defects(sim: Simulation) -> pd.DataFrame:
@@ -395,9 +471,8 @@ def _realism(sim, daily, churn_snap, user, day, causal_summary) -> dict:
     hourly = np.sum(sim.rec.hourly_events, axis=0) if sim.rec.hourly_events else np.zeros(24)
     c30 = causal_summary["retention_30d"]
     ate, naive = c30["true_ate"], c30["naive_difference"]
-    treated_share = (
-        float(sim.treated[sim.pop.signup_day[sim.cohort] + 37 <= cfg.days].mean()) if len(sim.cohort) else None
-    )
+    seen = sim.treated[sim.pop.signup_day[sim.cohort] + 37 <= cfg.days]
+    treated_share = float(seen.mean()) if len(seen) else None
     return {
         "monthly_churn_paid": float(y[paid].mean()) if paid.any() else None,
         "monthly_churn_free": float(y[~paid].mean()) if (~paid).any() else None,
