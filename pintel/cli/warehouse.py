@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 import duckdb
 
-
 VARS = click.option("--vars", "dbt_vars", help="dbt --vars, YAML or JSON (default $PINTEL_DBT_VARS).")
+
 
 @click.command("build")
 @click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file (default $PINTEL_WAREHOUSE).")
