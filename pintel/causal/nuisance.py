@@ -12,7 +12,8 @@ name (``"logistic"``, ``"linear"``, ``"gbm"``) restricts the choice to that fami
 every candidate's loss, is returned with the predictions and reported in the diagnostics.
 
 Fits of the same data are cached (:data:`CACHE_SIZE` entries keyed by the content of the inputs): the ATE,
-the ATT and the IPW estimate of one question share one cross-fit instead of three identical ones.
+the ATT and the IPW estimate of one question share one cross-fit instead of three identical ones. Refits
+that nobody asks for twice (refutations, bootstrap resamples) are not kept.
 
 All fits run single-threaded (threadpoolctl, a scikit-learn dependency): on the thousands of rows
 these models see, threads buy nothing, while OpenMP busy-waiting on a shared or oversubscribed
@@ -37,7 +38,7 @@ from pintel.causal.selection import FAMILIES, Choice, candidate_names, choose, f
 PROPENSITY_MODELS = FAMILIES["propensity"]
 OUTCOME_MODELS = FAMILIES["outcome"]
 NUISANCES = ("propensity", "outcome_control", "outcome_treated")
-CACHE_SIZE = 8
+CACHE_SIZE = 4
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,8 @@ def cross_fit(
                 _cache.move_to_end(k)
                 return _cache[k]
     result = _cross_fit(X, t, y, binary, n_folds, seed, propensity, outcome, fit_outcome, groups, frozen or {})
+    if frozen or groups is not None:
+        return result
     with _cache_lock:
         _cache[keys[-1]] = result
         while len(_cache) > CACHE_SIZE:
