@@ -175,7 +175,7 @@ def estimate_effect(
     trim: tuple[float, float] = (0.01, 0.99),
     n_bootstrap: int = 0,
     refute: bool = True,
-    propensity_model: str = "auto",
+    propensity_model: str = "logistic",
     outcome_model: str = "auto",
     on_unreliable: str = "warn",
 ) -> EffectEstimate:
@@ -193,9 +193,13 @@ def estimate_effect(
         n_bootstrap: 0 uses the influence-function SE; > 0 replaces it with a bootstrap SE that
             refits every nuisance model per resample (slow, for small data or as a check).
         refute: run placebo / random-common-cause / subset refutations (each re-estimates).
-        propensity_model, outcome_model: ``"auto"`` (default) chooses each nuisance model by
-            cross-validated loss among regularised linear models and gradient boosting, inside the
-            cross-fitting; a family name (``"logistic"`` / ``"linear"``, ``"gbm"``) restricts the choice.
+        propensity_model, outcome_model: ``"auto"`` chooses each nuisance model by cross-validated
+            loss among regularised linear models and gradient boosting, inside the cross-fitting; a family
+            name (``"logistic"`` / ``"linear"``, ``"gbm"``) restricts the choice to it. Defaults: outcome
+            ``"auto"``; propensity ``"logistic"`` (L2 logistic, penalty chosen by out-of-fold log loss):
+            a boosted propensity wins on log loss on product data and then pushes e(x) to 0/1, which
+            explodes the inverse weights (on the simulator's feature-impact rows it widened intervals up
+            to fivefold), so boosting is opt-in for the propensity.
             What was chosen, with every candidate's out-of-fold loss, is in
             ``diagnostics.nuisance_selection``. See :mod:`pintel.causal.selection`.
         on_unreliable: what to do when overlap is too poor (over half the units trimmed, an arm's
