@@ -108,7 +108,7 @@ def cross_fit(
     binary: bool,
     n_folds: int,
     seed: int,
-    propensity: str = "auto",
+    propensity: str = "logistic",
     outcome: str = "auto",
     fit_outcome: bool = True,
     groups: np.ndarray | None = None,
