@@ -32,8 +32,10 @@ Design (and its limits, repeated in the dbt model's docs):
   with ``reliable = False``, no adjusted numbers and a note -- never a crash, never a confident number.
 
 Runtime: one AIPW ATE with refutations is six cross-fits (main, placebo, random common cause, three
-subsets); ATT and IPW reuse none of them, so they run without refutations. ``refute="key"`` limits
-refutations to the key feature when a catalogue is large.
+subsets); the main one fits every candidate nuisance model, the refutations only the ones it chose. ATT and
+IPW ask the same question of the same data, so they reuse the main cross-fit (``pintel.causal.nuisance``
+caches it) and run without refutations. ``refute="key"`` limits refutations to the key feature when a
+catalogue is large.
 """
 
 from __future__ import annotations
