@@ -180,6 +180,23 @@ def feature_impact_table(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def impact_status(table: pd.DataFrame) -> tuple[str, str]:
+    """``(status, reason)`` of a feature-impact table for ``ml_model_status`` (:func:`pintel.status.guarded`).
+
+    Every catalogued feature always gets its rows, with the reason when there is no estimate; the model
+    counts as skipped when not one row could be estimated, and the reason quotes the key feature's row.
+    """
+    estimated = int(table["ate_estimate"].notna().sum()) if len(table) else 0
+    counts = (
+        f"{estimated} of {len(table)} feature x horizon rows estimated (need \u2265 {MIN_UNITS_PER_ARM} users per arm)"
+    )
+    if estimated:
+        return "ok", counts
+    key = table[table["is_key_feature"].astype(bool)] if len(table) else table
+    detail = f"; key feature: {key['summary'].iloc[0]}" if len(key) else ""
+    return "skipped", counts + detail
+
+
 def _impact_row(
     df: pd.DataFrame,
     *,

@@ -1,7 +1,7 @@
 """One incident per cause, with attribution, summary and chart (logic: pintel.incidents.pipeline)."""
 
 from pintel.incidents import INCIDENT_SCHEMA, metric_incidents
-from pintel.tables import typed_relation
+from pintel.status import guarded
 
 
 def model(dbt, session):
@@ -9,5 +9,9 @@ def model(dbt, session):
     # The charts go to the reports folder pintel passes as var('pintel_reports') (meta.reports_dir in the yml).
     # A plain call: dbt finds the meta keys a Python model reads by parsing its calls, not inside `x or y`.
     reports = dbt.config.meta_get("reports_dir")
-    incidents = metric_incidents(dbt.ref("metric_anomalies").df(), reports=reports or None)
-    return typed_relation(session, incidents, INCIDENT_SCHEMA)
+    anomalies = dbt.ref("metric_anomalies")
+
+    def build():
+        return metric_incidents(anomalies.df(), reports=reports or None)
+
+    return guarded(dbt, session, build, INCIDENT_SCHEMA)
