@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pintel.settings import Settings, connect
+from pintel.status import degraded
 
 SUMMARY_TABLES = (
     "raw.events",
@@ -58,17 +59,11 @@ def warehouse_summary(settings: Settings) -> str:
 def _ml_sections(con, present: set[str]) -> list[str]:
     """What the models concluded, when their tables exist: one line each, the detail stays in the tables."""
     lines: list[str] = []
-    if "ml.ml_model_status" in present:
-        rows = con.execute(
-            "select model, status, reason, last_ok_at from ml.ml_model_status where is_degraded order by model"
-        ).fetchall()
-        total = con.execute("select count(*) from ml.ml_model_status").fetchone()[0]
-        lines.append(f"ML models skipped or stale ({len(rows)} of {total}; ml.ml_model_status):")
-        for model, status, reason, last_ok in rows:
-            since = f" (last good output {last_ok:%Y-%m-%d %H:%M} UTC)" if status == "stale" and last_ok else ""
-            lines.append(f"  {model:<28} {reason}{since}")
-        if not rows:
-            lines.append("  (none: every model learnt from this build's data)")
+    status = degraded(con)
+    if status is not None:
+        total, skipped = status
+        lines.append(f"ML models skipped or stale ({len(skipped)} of {total}; ml.ml_model_status):")
+        lines += [f"  {line}" for line in skipped] or ["  (none: every model learnt from this build's data)"]
     if "ml.ml_churn_metrics" in present:
         lines.append("churn model, held-out later window (ROC-AUC / ECE):")
         for model, auc, ece in con.execute("select model, roc_auc, ece from ml.ml_churn_metrics").fetchall():

@@ -34,11 +34,11 @@ import pandas as pd
 
 from pintel.tables import table_exists, typed_relation
 
-__all__ = ["STATUSES", "STATUS_SCHEMA", "InsufficientData", "Note", "guarded", "need", "status_frame"]
+__all__ = ["STATUSES", "STATUS_SCHEMA", "InsufficientData", "Note", "degraded", "guarded", "need", "status_frame"]
 
 STATUSES = ("ok", "skipped", "stale")
 STATUS_SCHEMA: dict[str, str] = {
-    "model": "varchar",
+    "model_name": "varchar",
     "status": "varchar",
     "reason": "varchar",
     "output_rows": "bigint",
@@ -143,7 +143,7 @@ def status_frame(session: Any, models: Mapping[str, Any], previous: pd.DataFrame
     run: the date of a stale output.
     """
     key = _database_key(session)
-    before = previous.set_index("model") if previous is not None and len(previous) else pd.DataFrame()
+    before = previous.set_index("model_name") if previous is not None and len(previous) else pd.DataFrame()
     rows = []
     for model, relation in models.items():
         with _lock:
@@ -152,12 +152,12 @@ def status_frame(session: Any, models: Mapping[str, Any], previous: pd.DataFrame
         if note is None and old is None:
             continue  # never ran against this warehouse
         if note is None:
-            rows.append({"model": model, **old.to_dict()})
+            rows.append({"model_name": model, **old.to_dict()})
             continue
         last_ok = note.run_at if note.status == "ok" else (old["last_ok_at"] if old is not None else None)
         rows.append(
             {
-                "model": model,
+                "model_name": model,
                 "status": note.status,
                 "reason": note.reason,
                 "output_rows": int(relation.aggregate("count(*)").fetchone()[0]),
@@ -166,3 +166,19 @@ def status_frame(session: Any, models: Mapping[str, Any], previous: pd.DataFrame
             }
         )
     return pd.DataFrame(rows, columns=list(STATUS_SCHEMA))
+
+
+def degraded(con: Any) -> tuple[int, list[str]] | None:
+    """For ``pintel summary`` and the digest: (models reported, one line per skipped or stale model), or None
+    when the warehouse has no ``ml.ml_model_status`` yet."""
+    if not table_exists(con, "ml", "ml_model_status"):
+        return None
+    total = con.execute("select count(*) from ml.ml_model_status").fetchone()[0]
+    rows = con.execute(
+        "select model_name, status, reason, last_ok_at from ml.ml_model_status where is_degraded order by 1"
+    ).fetchall()
+    lines = []
+    for model, status, reason, last_ok in rows:
+        since = f" (last good output {last_ok:%Y-%m-%d %H:%M} UTC)" if status == "stale" and last_ok else ""
+        lines.append(f"{model}: {reason}{since}")
+    return total, lines

@@ -24,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from pintel.cli import main
+from pintel.narratives.digest import build_digest
 from tests.support.exports import EVERYDAY, START, Export, export_frame, ingest_args, write_export
 
 GUARDED = {
@@ -119,14 +120,14 @@ def test_every_event_lands_whatever_its_time_format(built: tuple[str, Path, str]
     got = pd.to_datetime(valid["event_at"]).dt.tz_localize(None).sort_values().reset_index(drop=True)
     want = expected["at"].dt.tz_convert(None).sort_values().reset_index(drop=True)
     assert (got == want).all()  # ISO with Z, with an offset, without a zone, and epoch ms: one instant each
-    traits = _query(warehouse, "select count(*) as n from marts.dim_users where plan is not null").iloc[0].n
-    assert traits == 0  # no identify calls: every trait unknown
+    traits = _query(warehouse, "select current_plan, signup_channel, company_size, country from marts.dim_users")
+    assert (traits == "unknown").all().all()  # no identify calls: every trait unknown
 
 
 def test_each_model_says_what_it_did(built: tuple[str, Path, str]) -> None:
     name, warehouse, summary = built
     expected = CASES[name][1]
-    status = _query(warehouse, "select * from ml.ml_model_status").set_index("model")
+    status = _query(warehouse, "select * from ml.ml_model_status").set_index("model_name")
     assert set(status.index) == GUARDED
     assert status["status"].isin(["ok", "skipped"]).all()  # first build: nothing to keep, so nothing stale
     skipped = set(status.index[status["status"] == "skipped"])
@@ -142,10 +143,13 @@ def test_each_model_says_what_it_did(built: tuple[str, Path, str]) -> None:
     # every catalogued feature keeps its rows, each saying why there is no estimate
     impact = _query(warehouse, "select * from ml.causal_feature_impact_served")
     assert len(impact) == 40 and impact["ate_estimate"].isna().all() and not impact["reliable"].any()
-    # the summary lists each skip with its reason
+    # the summary and the digest list each skip with its reason
     listed = summary.split("ML models skipped or stale", 1)[1]
+    digest = build_digest(warehouse)
+    assert f"{len(skipped)} of {len(GUARDED)} models could not learn from this data" in digest
     for model in skipped:
-        assert f"{model} " in listed and status.loc[model, "reason"] in listed
+        assert f"{model}: {status.loc[model, 'reason']}" in listed
+        assert f"  - {model}: {status.loc[model, 'reason']}" in digest
 
 
 def test_a_rebuild_keeps_the_last_good_output_marked_stale(tmp_path: Path) -> None:
@@ -160,7 +164,7 @@ def test_a_rebuild_keeps_the_last_good_output_marked_stale(tmp_path: Path) -> No
     assert runner.invoke(main, ingest_args(first, landing)).exit_code == 0
     settings = settings_for(tmp_path, landing)
     build(settings, select=["+user_segment_centroids", "ml_model_runs", "ml_model_status"])
-    before = _query(settings.warehouse, "select * from ml.ml_model_status where model = 'user_segment_centroids'")
+    before = _query(settings.warehouse, "select * from ml.ml_model_status where model_name = 'user_segment_centroids'")
     assert before["status"].tolist() == ["ok"]
     centroids = _query(settings.warehouse, "select * from ml.user_segment_centroids")
     assert len(centroids) and list(centroids.columns) == list(CENTROID_SCHEMA)
@@ -168,7 +172,7 @@ def test_a_rebuild_keeps_the_last_good_output_marked_stale(tmp_path: Path) -> No
     later = Export("later", users=1, days=3, seed=2, start=START + dt.timedelta(days=90))
     assert runner.invoke(main, ingest_args(write_export(later, tmp_path / "export"), landing)).exit_code == 0
     build(settings, select=["+user_segment_centroids", "ml_model_runs", "ml_model_status"])
-    after = _query(settings.warehouse, "select * from ml.ml_model_status where model = 'user_segment_centroids'")
+    after = _query(settings.warehouse, "select * from ml.ml_model_status where model_name = 'user_segment_centroids'")
     assert after["status"].tolist() == ["stale"] and "kept the last good output" in after["reason"].iloc[0]
     assert after["last_ok_at"].iloc[0] == before["last_ok_at"].iloc[0]
     kept = _query(settings.warehouse, "select * from ml.user_segment_centroids")

@@ -6,7 +6,7 @@ nuisance predictions for a unit come from models that never saw that unit (Chern
 
 Which models: by default (``"auto"``) every candidate of :mod:`pintel.causal.selection` -- L2-regularised
 linear / logistic models and gradient boosting -- is fitted in each fold, and the one with the lowest
-out-of-fold loss on the other folds predicts each fold. Outcome models are fitted per arm (no shared-slope
+out-of-fold loss over all units predicts every fold. Outcome models are fitted per arm (no shared-slope
 assumption, so heterogeneous effects are allowed); binary outcomes use classifier probabilities. A family
 name (``"logistic"``, ``"linear"``, ``"gbm"``) restricts the choice to that family. What was chosen, and
 every candidate's loss, is returned with the predictions and reported in the diagnostics.
