@@ -138,7 +138,8 @@ def guarded(
 def status_frame(session: Any, models: Mapping[str, Any], previous: pd.DataFrame | None) -> pd.DataFrame:
     """``ml_model_runs``: one row per guarded model -- this invocation's note, else the previous row.
 
-    ``models`` maps each model name to its relation (``dbt.ref``), whose row count becomes ``output_rows``;
+    ``models`` maps each model name to its relation (``dbt.ref``; None when not built), whose row count becomes
+    ``output_rows``;
     ``previous`` is this table's previous content (None on the first run). ``last_ok_at`` is the last ``ok``
     run: the date of a stale output.
     """
@@ -160,7 +161,7 @@ def status_frame(session: Any, models: Mapping[str, Any], previous: pd.DataFrame
                 "model_name": model,
                 "status": note.status,
                 "reason": note.reason,
-                "output_rows": int(relation.aggregate("count(*)").fetchone()[0]),
+                "output_rows": None if relation is None else int(relation.aggregate("count(*)").fetchone()[0]),
                 "run_at": note.run_at,
                 "last_ok_at": last_ok,
             }

@@ -11,18 +11,26 @@ from pintel.tables import table_exists, typed_relation
 
 def model(dbt, session):
     dbt.config(materialized="table")
+
+    def built(load):
+        """The model's relation, or None when it has never been built (a selection that left it out)."""
+        try:
+            return load()
+        except Exception:  # dbt-duckdb reads the ref at once: a missing table is a DuckDB catalog error
+            return None
+
     models = {
-        "user_segment_centroids": dbt.ref("user_segment_centroids"),
-        "user_segments": dbt.ref("user_segments"),
-        "ml_model_registry": dbt.ref("ml_model_registry"),
-        "churn_predictions_v1": dbt.ref("churn_predictions", v=1),
-        "churn_predictions_v2": dbt.ref("churn_predictions", v=2),
-        "ml_churn_metrics": dbt.ref("ml_churn_metrics"),
-        "ml_churn_monitoring": dbt.ref("ml_churn_monitoring"),
-        "metric_anomalies": dbt.ref("metric_anomalies"),
-        "metric_incidents": dbt.ref("metric_incidents"),
-        "causal_feature_impact": dbt.ref("causal_feature_impact"),
-        "experiment_results": dbt.ref("experiment_results"),
+        "user_segment_centroids": built(lambda: dbt.ref("user_segment_centroids")),
+        "user_segments": built(lambda: dbt.ref("user_segments")),
+        "ml_model_registry": built(lambda: dbt.ref("ml_model_registry")),
+        "churn_predictions_v1": built(lambda: dbt.ref("churn_predictions", v=1)),
+        "churn_predictions_v2": built(lambda: dbt.ref("churn_predictions", v=2)),
+        "ml_churn_metrics": built(lambda: dbt.ref("ml_churn_metrics")),
+        "ml_churn_monitoring": built(lambda: dbt.ref("ml_churn_monitoring")),
+        "metric_anomalies": built(lambda: dbt.ref("metric_anomalies")),
+        "metric_incidents": built(lambda: dbt.ref("metric_incidents")),
+        "causal_feature_impact": built(lambda: dbt.ref("causal_feature_impact")),
+        "experiment_results": built(lambda: dbt.ref("experiment_results")),
     }
     # the table being rebuilt is only swapped in after this function returns
     exists = table_exists(session, dbt.this.schema, dbt.this.identifier)
