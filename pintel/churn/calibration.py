@@ -16,8 +16,11 @@ mix moved too (riskier users signing up), the features already explain part of t
 the recent users' own predictions credits that part once instead of twice.
 
 The estimate needs enough churners to be worth more than its noise: the recent window reaches back snapshot by
-snapshot until it holds :data:`MIN_SHIFT_POSITIVES` churners (the standard error of ``delta`` is then about
-``1 / sqrt(churners) ~ 0.1`` log-odds).
+snapshot until it holds :data:`MIN_SHIFT_POSITIVES` churners, and the solved shift is shrunk towards zero by
+its own noise (positive-part James-Stein: ``delta x max(0, 1 - se^2 / delta^2)`` with
+``se = sqrt(1/churners + 1/non-churners)``, the standard error of a log-odds of a proportion). A shift the
+data cannot tell from sampling noise is dropped, so a stationary product keeps its calibrator's
+probabilities; a real change of the rate (``|delta|`` several times ``se``) passes almost whole.
 """
 
 from __future__ import annotations
@@ -51,11 +54,14 @@ MAX_ABS_SHIFT = 5.0
 
 @dataclass(frozen=True)
 class PriorShift:
-    """A fitted prior shift: ``delta`` log-odds, from which rows and how many churners it was solved on."""
+    """A fitted prior shift: ``delta`` log-odds (after shrinkage; ``raw_delta`` before, ``standard_error`` its
+    noise), the realised and mean predicted rate it reconciles, and the rows it was solved on."""
 
     delta: float
     observed_rate: float
     predicted_rate: float
+    raw_delta: float
+    standard_error: float
     window_start: str | None
     window_end: str | None
     n: int
@@ -65,7 +71,7 @@ class PriorShift:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-NO_SHIFT = PriorShift(0.0, math.nan, math.nan, None, None, 0, 0)
+NO_SHIFT = PriorShift(0.0, math.nan, math.nan, 0.0, math.nan, None, None, 0, 0)
 
 
 def apply_shift(probability: np.ndarray, delta: float) -> np.ndarray:
@@ -91,7 +97,8 @@ def recent_mask(
 
 
 def fit_prior_shift(probability: np.ndarray, y: np.ndarray, dates: pd.Series | np.ndarray) -> PriorShift:
-    """Solve ``delta`` so that ``mean(apply_shift(probability, delta))`` equals the churn rate ``mean(y)``.
+    """Solve ``delta`` so that ``mean(apply_shift(probability, delta))`` equals the churn rate ``mean(y)``,
+    then shrink it by its standard error (module docstring); ``raw_delta`` keeps the unshrunk solution.
 
     ``probability`` are the model's calibrated probabilities of the window's rows, ``y`` their realised 0/1
     labels and ``dates`` their snapshots (recorded as the window). A zero shift when the window is empty or
@@ -105,7 +112,7 @@ def fit_prior_shift(probability: np.ndarray, y: np.ndarray, dates: pd.Series | n
     observed, predicted = float(y.mean()), float(p.mean())
     window = (str(when.min().date()), str(when.max().date()))
     if y.min() == y.max():
-        return PriorShift(0.0, observed, predicted, *window, int(y.size), int(y.sum()))
+        return PriorShift(0.0, observed, predicted, 0.0, math.inf, *window, int(y.size), int(y.sum()))
 
     def gap(delta: float) -> float:
         return float(apply_shift(p, delta).mean()) - observed
@@ -116,4 +123,7 @@ def fit_prior_shift(probability: np.ndarray, y: np.ndarray, dates: pd.Series | n
         delta = MAX_ABS_SHIFT
     else:
         delta = float(brentq(gap, -MAX_ABS_SHIFT, MAX_ABS_SHIFT, xtol=1e-6))
-    return PriorShift(delta, observed, predicted, *window, int(y.size), int(y.sum()))
+    positives = int(y.sum())
+    se = math.sqrt(1.0 / positives + 1.0 / (y.size - positives))
+    shrunk = delta * max(0.0, 1.0 - (se / delta) ** 2) if delta else 0.0
+    return PriorShift(shrunk, observed, predicted, delta, se, *window, int(y.size), positives)

@@ -20,10 +20,16 @@ def test_prior_shift_recovers_a_planted_change_of_base_rate() -> None:
     dates = np.repeat(pd.to_datetime(["2025-03-03", "2025-03-10"]), x.size // 2)
     shift = fit_prior_shift(before, y_after, dates)
     assert shift.delta == pytest.approx(1.0, abs=0.06)
-    adjusted = apply_shift(before, shift.delta)
+    adjusted = apply_shift(before, shift.raw_delta)
     assert adjusted.mean() == pytest.approx(y_after.mean(), abs=1e-6)  # solved to the realised rate exactly
+    assert 0.99 * shift.raw_delta < shift.delta < shift.raw_delta  # a clear change is barely shrunk
+    adjusted = apply_shift(before, shift.delta)
     assert shift.window_start == "2025-03-03" and shift.window_end == "2025-03-10"
     assert expected_calibration_error(y_after, before) > 0.05 > 0.01 > expected_calibration_error(y_after, adjusted)
+    # the same world without a change: the shift the sample noise suggests is shrunk below that noise
+    y_same = rng.random(x.size) < before
+    same = fit_prior_shift(before[:4000], y_same[:4000], dates[:4000])
+    assert abs(same.delta) < abs(same.raw_delta) and abs(same.delta) < same.standard_error
     # nothing to learn from a single class: no shift rather than an infinite one
     assert fit_prior_shift(before[:100], np.zeros(100), dates[:100]).delta == 0.0
     assert np.array_equal(apply_shift(before, 0.0), before)
