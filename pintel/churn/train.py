@@ -22,7 +22,7 @@ import sklearn
 from sklearn.isotonic import IsotonicRegression
 
 from pintel.churn.boosted import BoostedChurnModel
-from pintel.churn.calibration import apply_shift, fit_prior_shift, recent_mask
+from pintel.churn.calibration import PriorShift, apply_shift, fit_prior_shift, recent_mask
 from pintel.churn.columns import DATE_COL, ID_COL, LABEL_COL, ORACLE_COL, EmptySnapshotError, as_binary_labels
 from pintel.churn.evaluate import evaluate
 from pintel.churn.features import discover_features
@@ -132,7 +132,7 @@ def _fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _window_shift(model: ChurnModel, window: pd.DataFrame, label_col: str, date_col: str):
+def _window_shift(model: ChurnModel, window: pd.DataFrame, label_col: str, date_col: str) -> PriorShift:
     """The prior shift that takes ``model``'s probabilities to ``window``'s latest realised churn rate
     (:func:`~pintel.churn.calibration.recent_mask` picks the newest snapshots with enough churners)."""
     y = as_binary_labels(window[label_col], label_col)
