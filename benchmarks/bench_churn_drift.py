@@ -49,7 +49,19 @@ SCENARIOS = {
     "drift": (("price_change", "persona_shift"), 120, None),
     "drift_late": (("price_change", "persona_shift"), 120, 80),
 }
-METRIC_COLUMNS = ("roc_auc", "ece", "brier", "recall_14d", "high_risk_precision", "high_risk_threshold")
+METRIC_COLUMNS = (
+    "roc_auc",
+    "ece",
+    "brier",
+    "high_risk_threshold",
+    "recall_14d",
+    "early_flag_churners",
+    "high_risk_precision",
+    "high_risk_share",
+    "expected_cost",
+    "cost_flag_none",
+    "cost_flag_all",
+)
 
 
 def build_world(

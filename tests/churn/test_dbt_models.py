@@ -336,3 +336,15 @@ def test_registry_blob_reproduces_the_stored_predictions(runs: dict) -> None:
     snapshot = features[features["snapshot_date"] == last["snapshot_date"].iloc[0]]
     proba = pd.Series(model.predict_proba(snapshot), index=snapshot["user_id"].to_numpy())
     np.testing.assert_allclose(proba.reindex(last["user_id"]).to_numpy(), last["churn_probability"].to_numpy())
+
+
+def test_summary_reports_the_seeds_churn_metrics(runs: dict) -> None:
+    from pintel.report import warehouse_summary
+
+    metrics = runs["metrics"]
+    text = warehouse_summary(runs["settings"])
+    assert f"high risk = p >= {metrics['high_risk_threshold'].iloc[0]:.3f}" in text
+    v2 = next(line for line in text.splitlines() if line.strip().startswith("v2 "))
+    assert f"recall {metrics.loc['v2', 'recall_14d']:.0%}" in v2
+    assert f"precision {metrics.loc['v2', 'high_risk_precision']:.0%}" in v2
+    assert f"cost {metrics.loc['v2', 'expected_cost']:.2f} vs {metrics.loc['v2', 'cost_flag_none']:.2f}" in v2
