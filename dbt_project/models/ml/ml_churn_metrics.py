@@ -18,9 +18,10 @@ def model(dbt, session):
     labels = dbt.ref("fct_churn_labels")
     users = dbt.ref("dim_users")
     horizon_days = dbt.config.meta_get("churn_horizon_days")
+    costs = dbt.config.meta_get("churn_costs")
     return guarded(
         dbt,
         session,
-        lambda: run_metrics(session, registry, features, labels, users, truth, horizon_days=horizon_days),
+        lambda: run_metrics(session, registry, features, labels, users, truth, horizon_days=horizon_days, costs=costs),
         METRICS_SCHEMA,
     )

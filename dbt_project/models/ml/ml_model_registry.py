@@ -12,4 +12,5 @@ def model(dbt, session):
     dbt.config(materialized="incremental", unique_key=["version", "model_hash"], incremental_strategy="delete+insert")
     features = dbt.ref("fct_user_features")
     labels = dbt.ref("fct_churn_labels")
-    return guarded(dbt, session, lambda: run_registry(session, features, labels), REGISTRY_SCHEMA)
+    costs = dbt.config.meta_get("churn_costs")
+    return guarded(dbt, session, lambda: run_registry(session, features, labels, costs=costs), REGISTRY_SCHEMA)
