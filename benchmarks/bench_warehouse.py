@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests.support
+
 from pintel.build import build
 from pintel.settings import Settings
 from pintel.simulate import SimConfig, simulate
+from tests.support.landing import copy_landing, landing_days
 
 # The warehouse proper (issue scope): seeds, staging, intermediate and marts, with their tests.
 WAREHOUSE = ["resource_type:seed", "path:models/staging", "path:models/intermediate", "path:models/marts"]
@@ -35,23 +38,15 @@ def main() -> None:
         root = Path(tmp)
         full = root / "full"
         simulate(SimConfig(users=args.users, days=args.days, seed=7), full)
-        last_day = sorted(p.name for p in (full / "events").glob("date=*"))[args.days - 1]
+        last_day = landing_days(full)[args.days - 1]
         partial = root / "partial"
-        for src in (full / "events").rglob("*.parquet"):
-            if src.parent.parent.name < last_day:
-                dst = partial / src.relative_to(full)
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dst)
-        shutil.copytree(full / "identifies", partial / "identifies")
+        copy_landing(full, partial, kinds=("identifies",))
+        copy_landing(full, partial, before=last_day, kinds=("events",))  # the last day's batches are held back
         inc = _settings(root / "inc", partial)
         started = time.perf_counter()
         first = build(inc, select=WAREHOUSE)
         first_seconds = time.perf_counter() - started
-        for src in (full / "events").rglob("*.parquet"):
-            dst = partial / src.relative_to(full)
-            if not dst.exists():
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dst)
+        copy_landing(full, partial, kinds=("events",))
         started = time.perf_counter()
         second = build(inc, select=WAREHOUSE)
         incremental_seconds = time.perf_counter() - started

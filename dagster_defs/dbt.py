@@ -51,8 +51,7 @@ def _has_ml_models() -> bool:
 )
 def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, pintel: PintelResource):
     """``dbt build`` of the warehouse: seeds, staging, intermediate and marts with their tests."""
-    pintel.settings()
-    yield from dbt.cli(["build", "--indirect-selection", "cautious"], context=context).stream()
+    yield from dbt.cli(["build", "--indirect-selection", "cautious", *pintel.dbt_args()], context=context).stream()
 
 
 DBT_ASSETS: list[dg.AssetsDefinition] = [warehouse_dbt_assets]
@@ -68,7 +67,6 @@ if _has_ml_models():
     )
     def ml_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, pintel: PintelResource):
         """``dbt build`` of the ML models (thin dbt Python models calling pintel) and their contracts."""
-        pintel.settings()
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(["build", *pintel.dbt_args()], context=context).stream()
 
     DBT_ASSETS.append(ml_dbt_assets)

@@ -1,8 +1,7 @@
 """The dbt project as Dagster sees it, with its manifest prepared before definitions load."""
 
-import os
-
 from dagster_dbt import DbtProject
+from filelock import FileLock
 
 from pintel.settings import DBT_PROJECT_DIR
 
@@ -22,25 +21,31 @@ def _stale() -> bool:
 
 
 def ensure_manifest() -> None:
-    """``dbt parse`` when the manifest is missing or stale (``prepare_if_dev`` only acts under ``dagster dev``)."""
-    dbt_project.prepare_if_dev()
-    if not _stale():
-        return
-    from dbt.cli.main import dbtRunner
+    """``dbt parse`` when the manifest is missing or stale (``prepare_if_dev`` only acts under ``dagster dev``).
 
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    result = dbtRunner().invoke(
-        [
-            "--quiet",
-            "parse",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(dbt_project.target_path),
-        ]
-    )
+    Under a file lock: processes that load the code location at once (pytest-xdist workers, Dagster's run
+    workers) would otherwise parse together, and one could read the manifest while another writes it.
+    """
+    dbt_project.prepare_if_dev()
+    dbt_project.target_path.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dbt_project.target_path / ".manifest.lock")):
+        if not _stale():
+            return
+        from dbt.cli.main import dbtRunner
+
+        result = dbtRunner().invoke(
+            [
+                "--quiet",
+                "parse",
+                "--no-send-anonymous-usage-stats",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+                "--target-path",
+                str(dbt_project.target_path),
+            ]
+        )
     if not result.success:
         raise RuntimeError(f"dbt parse failed while preparing the manifest: {result.exception}")
 

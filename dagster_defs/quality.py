@@ -26,7 +26,8 @@ def _build_check(name: str) -> dg.AssetChecksDefinition:
         description=f"Great Expectations suite '{name}': {spec.description}",
     )
     def _check(context: AssetCheckExecutionContext, pintel: PintelResource) -> dg.AssetCheckResult:
-        result = run_suite(pintel.settings().warehouse, name)
+        settings = pintel.settings()
+        result = run_suite(settings.warehouse, name, dbt_vars=settings.dbt_vars)
         if result.status == "failed":
             context.log.error(f"{name}: {result.failed} of {result.evaluated} expectations failed")
         return dg.AssetCheckResult(

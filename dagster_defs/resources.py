@@ -1,6 +1,10 @@
-"""Resources, configured from environment variables (see .env.example)."""
+"""Resources: where pintel's data lives (:class:`pintel.settings.Settings`) and the dbt CLI that builds it.
 
-import os
+Settings are read from the ``PINTEL_*`` environment variables (see .env.example) unless the resource is
+configured explicitly; nothing here writes ``os.environ``. The dbt subprocess gets the warehouse path and the
+reports folder as ``--vars`` on its command line (:meth:`PintelResource.dbt_args`).
+"""
+
 import shutil
 import sys
 from pathlib import Path
@@ -13,17 +17,25 @@ from pintel.settings import Settings
 
 
 class PintelResource(dg.ConfigurableResource):
-    """Where pintel's data lives; every field defaults to the PINTEL_* environment variables."""
+    """Where pintel's data lives and the dbt vars of its runs; an empty field falls back to its ``PINTEL_*``
+    environment variable (``dbt_vars``: ``$PINTEL_DBT_VARS``, YAML or JSON like dbt's ``--vars``)."""
 
     warehouse: str = ""
     landing: str = ""
+    reports: str = ""
+    dbt_vars: str = ""
 
     def settings(self) -> Settings:
-        settings = Settings.from_env(warehouse=self.warehouse or None, landing=self.landing or None)
-        # dbt's profile reads the same variable; set it for the dbt subprocess.
-        os.environ["PINTEL_WAREHOUSE"] = str(settings.warehouse)
-        os.environ["PINTEL_REPORTS"] = str(settings.reports)
-        return settings
+        return Settings.from_env(
+            warehouse=self.warehouse or None,
+            landing=self.landing or None,
+            reports=self.reports or None,
+            dbt_vars=self.dbt_vars or None,
+        )
+
+    def dbt_args(self) -> list[str]:
+        """``--vars`` for a dbt command: the configured vars plus the warehouse and reports paths dbt must use."""
+        return self.settings().dbt_vars_arg()
 
 
 def dbt_resource() -> DbtCliResource:
@@ -38,7 +50,7 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(
         project_dir=dbt_project,
         profiles_dir=str(dbt_project.profiles_dir),
-        target=os.environ.get("PINTEL_DBT_TARGET", "duckdb"),
+        target=Settings.from_env().dbt_target,
         dbt_executable=executable,
     )
 

@@ -2,20 +2,22 @@
 
 dbt runs in-process (``dbtRunner``) so Python models share the interpreter and one process holds the DuckDB
 write lock at a time. Each warehouse gets its own dbt target folder next to it, so parallel builds of
-different warehouses (tests, CI) never share ``manifest.json``.
+different warehouses (tests, CI) never share ``manifest.json``. Everything dbt needs from
+:class:`~pintel.settings.Settings` is on its command line (``--target``, and ``--vars`` with the paths and the
+configured vars), never in ``os.environ``: two builds in one process cannot leak settings into each other.
 """
 
 from __future__ import annotations
 
 import gc
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
+from pintel.dbt_project import parse_vars
 from pintel.ingest.landing import LoadReport, load_landing
 from pintel.settings import DBT_PROJECT_DIR, Settings
 
@@ -32,25 +34,8 @@ class BuildReport:
     nodes: dict[str, str] = field(default_factory=dict)
 
 
-@contextmanager
-def _env(settings: Settings) -> Iterator[None]:
-    keys = ("PINTEL_WAREHOUSE", "PINTEL_DBT_TARGET", "PINTEL_REPORTS", "DBT_SEND_ANONYMOUS_USAGE_STATS")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ["PINTEL_WAREHOUSE"] = str(settings.warehouse)
-    os.environ["PINTEL_REPORTS"] = str(settings.reports)
-    os.environ["PINTEL_DBT_TARGET"] = settings.dbt_target
-    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def dbt_paths(settings: Settings) -> list[str]:
+    """Project, profile, target and log locations, and the profile target, for a dbt command line."""
     target = settings.warehouse.parent / "dbt_target"
     return [
         "--project-dir",
@@ -64,6 +49,31 @@ def dbt_paths(settings: Settings) -> list[str]:
         "--target",
         settings.dbt_target,
     ]
+
+
+def split_vars(args: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
+    """``args`` without their ``--vars`` options, and those vars merged (later ones win, as in dbt)."""
+    rest: list[str] = []
+    found: dict[str, Any] = {}
+    items = iter(args)
+    for arg in items:
+        if arg == "--vars":
+            found.update(parse_vars(next(items, "")))
+        elif arg.startswith("--vars="):
+            found.update(parse_vars(arg.removeprefix("--vars=")))
+        else:
+            rest.append(arg)
+    return rest, found
+
+
+def dbt_command(settings: Settings, args: Sequence[str]) -> list[str]:
+    """The full dbt argument list for ``args`` against this warehouse.
+
+    ``--vars`` given in ``args`` are merged over :attr:`Settings.dbt_vars` into one ``--vars`` that also carries
+    the paths, so a caller's vars never drop the warehouse path (dbt keeps only the last ``--vars``).
+    """
+    rest, extra = split_vars(args)
+    return [*rest, *dbt_paths(settings), *settings.dbt_vars_arg(extra), "--no-send-anonymous-usage-stats"]
 
 
 def release_duckdb() -> None:
@@ -83,14 +93,13 @@ def release_duckdb() -> None:
 
 def run_dbt(settings: Settings, args: list[str], quiet: bool = True) -> dbtRunnerResult:
     """Invoke dbt in-process against this warehouse; raise BuildError naming failures."""
-    command = [*args, *dbt_paths(settings)]
+    command = dbt_command(settings, args)
     if quiet:
         command = ["--quiet", *command]
-    with _env(settings):
-        try:
-            result = dbtRunner().invoke(command)
-        finally:
-            release_duckdb()
+    try:
+        result = dbtRunner().invoke(command)
+    finally:
+        release_duckdb()
     if not result.success:
         failures = []
         if result.result is not None and hasattr(result.result, "results"):

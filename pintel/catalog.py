@@ -9,21 +9,19 @@ edits its tracking plan edits one place.
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-SEEDS_ENV = "PINTEL_SEEDS_DIR"
+from pintel.settings import Settings
 
 
 def seeds_dir() -> Path:
-    """Where the seed CSVs live: ``$PINTEL_SEEDS_DIR`` or the repository's ``seeds/`` folder."""
-    configured = os.environ.get(SEEDS_ENV)
-    path = Path(configured) if configured else Path(__file__).resolve().parents[1] / "seeds"
+    """Where the seed CSVs live: :attr:`Settings.seeds` (``$PINTEL_SEEDS_DIR``, default the repository's ``seeds/``)."""
+    path = Settings.from_env().seeds
     if not (path / "event_taxonomy.csv").exists():
         raise FileNotFoundError(
-            f"seed catalog not found in {path}; set {SEEDS_ENV} to the folder holding event_taxonomy.csv"
+            f"seed catalog not found in {path}; set PINTEL_SEEDS_DIR to the folder holding event_taxonomy.csv"
         )
     return path
 
@@ -65,6 +63,8 @@ class Catalog:
     features: tuple[Feature, ...]
     plans: tuple[Plan, ...]
     funnel: tuple[tuple[str, str], ...]
+    quarantine_reasons: tuple[str, ...] = ()
+    """Why stg_segment__tracks quarantines a message, in the order its rules are checked (first match wins)."""
 
     @property
     def key_feature(self) -> Feature:
@@ -104,6 +104,9 @@ def load_catalog() -> Catalog:
         (row["step_name"], row["event_name"])
         for row in sorted(_read("funnel_steps.csv"), key=lambda r: int(r["step_order"]))
     )
+    reasons = tuple(
+        row["reason"] for row in sorted(_read("quarantine_reasons.csv"), key=lambda r: int(r["precedence"]))
+    )
     catalog = Catalog(
         events=tuple(row["event_name"] for row in taxonomy),
         event_categories={row["event_name"]: row["category"] for row in taxonomy},
@@ -111,6 +114,7 @@ def load_catalog() -> Catalog:
         features=features,
         plans=plans,
         funnel=funnel,
+        quarantine_reasons=reasons,
     )
     _validate(catalog)
     return catalog

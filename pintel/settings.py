@@ -1,43 +1,106 @@
-"""Where things live. Every path comes from an environment variable with a sensible default.
+"""Where things live and how a run is configured: the one place pintel reads its environment.
 
-``PINTEL_HOME``       root for local data (default ``./data``)
-``PINTEL_LANDING``    landing folder for batches (default ``$PINTEL_HOME/landing``)
-``PINTEL_WAREHOUSE``  DuckDB file (default ``$PINTEL_HOME/pintel.duckdb``)
-``PINTEL_DBT_TARGET`` dbt profile target (default ``duckdb``)
-``PINTEL_REPORTS``    reports folder (default ``./reports``)
+``PINTEL_HOME``             root for local data (default ``./data``)
+``PINTEL_LANDING``          landing folder for batches (default ``$PINTEL_HOME/landing``)
+``PINTEL_WAREHOUSE``        DuckDB file (default ``$PINTEL_HOME/pintel.duckdb``)
+``PINTEL_DBT_TARGET``       dbt profile target (default ``duckdb``)
+``PINTEL_DBT_VARS``         dbt ``--vars`` for every run, YAML or JSON (default none): e.g. ``{churn_horizon_days: 14}``
+``PINTEL_REPORTS``          reports folder (default ``./reports``)
+``PINTEL_SEEDS_DIR``        seed catalog the Python code reads (default the repository's ``seeds/``)
+``PINTEL_EXPECTATIONS_DIR`` Great Expectations project root (default the repository's ``expectations/``)
+
+Nothing in pintel writes ``os.environ``. What dbt needs from here reaches it explicitly on every invocation:
+the target as ``--target`` and the paths as dbt vars (:meth:`Settings.dbt_vars_for_run`): the profile reads
+``var('pintel_warehouse')`` for the DuckDB file and the dbt Python models read ``var('pintel_reports')`` (through
+``config.meta``) for the folder their charts go to. That holds for the in-process ``pintel build`` and for the
+dbt subprocess Dagster starts alike.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+from pintel.dbt_project import DBT_PROJECT_DIR, REPO_ROOT, parse_vars, project_vars
+
+if TYPE_CHECKING:  # pandas only for the annotation: importing settings (e.g. from the catalog) stays light
+    import pandas as pd
+
+__all__ = ["DBT_PROJECT_DIR", "REPORTS_VAR", "REPO_ROOT", "WAREHOUSE_VAR", "Settings", "connect", "query"]
+
+WAREHOUSE_VAR = "pintel_warehouse"
+"""dbt var carrying the DuckDB file to the profile (``dbt_project/profiles.yml``)."""
+REPORTS_VAR = "pintel_reports"
+"""dbt var carrying the reports folder to the dbt Python models (``config: meta: reports_dir``)."""
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Paths and run configuration. Build one with :meth:`from_env`; tests and benchmarks construct it directly."""
+
     home: Path
     landing: Path
     warehouse: Path
     dbt_target: str
     reports: Path
+    dbt_vars: Mapping[str, Any] = field(default_factory=dict)
+    seeds: Path = REPO_ROOT / "seeds"
+    expectations: Path = REPO_ROOT / "expectations"
 
     @classmethod
-    def from_env(cls, warehouse: str | Path | None = None, landing: str | Path | None = None) -> Settings:
-        home = Path(os.environ.get("PINTEL_HOME", "data")).resolve()
+    def from_env(
+        cls,
+        warehouse: str | Path | None = None,
+        landing: str | Path | None = None,
+        *,
+        reports: str | Path | None = None,
+        dbt_vars: str | Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Settings from the ``PINTEL_*`` environment variables; explicit arguments win over them.
+
+        ``dbt_vars`` (a mapping, or ``--vars`` text) replaces ``$PINTEL_DBT_VARS``; either is validated here, so
+        a malformed value fails before any work starts.
+        """
+        env = os.environ
+        home = Path(env.get("PINTEL_HOME", "data")).resolve()
         return cls(
             home=home,
-            landing=Path(landing or os.environ.get("PINTEL_LANDING", home / "landing")).resolve(),
-            warehouse=Path(warehouse or os.environ.get("PINTEL_WAREHOUSE", home / "pintel.duckdb")).resolve(),
-            dbt_target=os.environ.get("PINTEL_DBT_TARGET", "duckdb"),
-            reports=Path(os.environ.get("PINTEL_REPORTS", "reports")).resolve(),
+            landing=Path(landing or env.get("PINTEL_LANDING", home / "landing")).resolve(),
+            warehouse=Path(warehouse or env.get("PINTEL_WAREHOUSE", home / "pintel.duckdb")).resolve(),
+            dbt_target=env.get("PINTEL_DBT_TARGET", "duckdb"),
+            reports=Path(reports or env.get("PINTEL_REPORTS", "reports")).resolve(),
+            dbt_vars=parse_vars(dbt_vars if dbt_vars is not None else env.get("PINTEL_DBT_VARS")),
+            seeds=Path(env.get("PINTEL_SEEDS_DIR") or REPO_ROOT / "seeds").resolve(),
+            expectations=Path(env.get("PINTEL_EXPECTATIONS_DIR") or REPO_ROOT / "expectations").resolve(),
         )
+
+    def with_vars(self, **overrides: Any) -> Settings:
+        """The same settings with more dbt vars (e.g. ``settings.with_vars(future_tolerance_minutes=120)``)."""
+        return dataclasses.replace(self, dbt_vars={**self.dbt_vars, **overrides})
+
+    def dbt_vars_for_run(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The ``--vars`` of a dbt invocation: the configured vars, ``extra`` on top, and the paths dbt must use."""
+        return {
+            **self.dbt_vars,
+            **dict(extra or {}),
+            WAREHOUSE_VAR: str(self.warehouse),
+            REPORTS_VAR: str(self.reports),
+        }
+
+    def dbt_vars_arg(self, extra: Mapping[str, Any] | None = None) -> list[str]:
+        """``["--vars", "<json>"]`` for a dbt command line (see :meth:`dbt_vars_for_run`)."""
+        return ["--vars", json.dumps(self.dbt_vars_for_run(extra), sort_keys=True)]
+
+    def project_vars(self) -> dict[str, Any]:
+        """The dbt project's vars as a build with these settings sees them (declared values, then ``dbt_vars``)."""
+        return project_vars(self.dbt_vars)
 
 
 def query(path: str | Path, sql: str) -> pd.DataFrame:

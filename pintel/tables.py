@@ -8,7 +8,7 @@ contract models check against.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -31,26 +31,3 @@ def table_exists(con: Any, schema: str, name: str) -> bool:
     """Whether ``schema.name`` exists on this DuckDB connection (a table or a view)."""
     query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
     return bool(con.execute(query, [schema, name]).fetchone()[0])
-
-
-def nullable_typed(
-    frame: pd.DataFrame,
-    *,
-    text: Collection[str],
-    flags: Collection[str],
-    counts: Collection[str],
-    dates: Collection[str] = (),
-) -> pd.DataFrame:
-    """Deprecated in favour of :func:`typed_relation`; kept until its last callers move."""
-
-    def dtype(column: str) -> str:
-        if column in text:
-            return "string"
-        if column in flags:
-            return "boolean"
-        return "Int64" if column in counts else "Float64"
-
-    frame = frame.copy()
-    for column in dates:
-        frame[column] = pd.to_datetime(frame[column])
-    return frame.astype({c: dtype(c) for c in frame.columns if c not in dates})

@@ -1,25 +1,102 @@
-"""Shared fixtures: small simulated datasets with a fixed seed, made once per test session."""
+"""Shared fixtures: the simulated worlds and built warehouses the suite reuses, each made once per test run.
+
+Simulating a product and building its warehouse are the slow parts of the suite, so a few fixed worlds are
+shared instead of each module making its own:
+
+``small_sim``        1 000 users x 90 days, seed 5 (~400k messages): warehouse, segments and simulator tests.
+``demo_sim``         5 000 users x 90 days, seed 7 -- the ``make demo`` world: experiments and causal impact.
+``srm_sim``          ``demo_sim`` with 10 % of the treatment arm's exposures never logged (a planted SRM).
+``small_warehouse``  the small world's warehouse proper (seeds, staging, intermediate, marts; no ML models).
+``demo_warehouse``   the demo world's marts that the experiment and causal models read (no ML models).
+
+Each is made once per ``pytest`` run, not once per xdist worker: the first worker that needs it makes it under
+a file lock in the run's shared temporary folder; the others wait for it and reuse it. All of them are
+read-only for the tests. A test that changes a landing copies it first (:mod:`tests.support.landing`); a test
+that builds on a shared warehouse builds on its own copy (``tests.support.warehouse.copy_warehouse``), so no
+two processes ever write one DuckDB file.
+"""
 
 from __future__ import annotations
 
-import json
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
+from pintel.settings import Settings
 from pintel.simulate import SimConfig, simulate
+from tests.support.landing import manifest_of
+from tests.support.warehouse import settings_for
 
 SMALL = SimConfig(users=1000, days=90, seed=5)
+DEMO = SimConfig(users=5000, days=90, seed=7)
+SRM = SimConfig(users=5000, days=90, seed=7, srm_loss=0.1)
+#: The marts the experiment and causal models read: their lineage without the ML folder.
+DEMO_MARTS = ["+ml_experiment_units", "+ml_feature_adoption_cohort"]
+
+_COMPLETE = ".complete"
+
+
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder every xdist worker of this run sees (the per-worker base folder's parent)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], object]) -> Path:
+    """``shared_dir / name``, made by ``make(path)`` by the first worker that asks; the others wait for it.
+
+    A failed ``make`` leaves no completion marker, so the next worker tries again (and reports the same error).
+    """
+    path = shared_dir(tmp_path_factory) / name
+    with FileLock(str(path) + ".lock"):
+        if not (path / _COMPLETE).exists():
+            shutil.rmtree(path, ignore_errors=True)
+            make(path)
+            (path / _COMPLETE).touch()
+    return path
 
 
 @pytest.fixture(scope="session")
 def small_sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """1000 users over 90 days (about 400k messages): the landing folder of a simulation."""
-    out = tmp_path_factory.mktemp("sim_small")
-    simulate(SMALL, out)
-    return out
+    return made_once(tmp_path_factory, "sim_small", lambda out: simulate(SMALL, out))
 
 
 @pytest.fixture(scope="session")
 def small_manifest(small_sim: Path) -> dict:
-    return json.loads((small_sim / "ground_truth" / "manifest.json").read_text())
+    return manifest_of(small_sim)
+
+
+@pytest.fixture(scope="session")
+def demo_sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """5000 users over 90 days, seed 7 (the ``make demo`` world): the landing folder, with its ground truth."""
+    return made_once(tmp_path_factory, "sim_demo", lambda out: simulate(DEMO, out))
+
+
+@pytest.fixture(scope="session")
+def srm_sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo world with a planted sample-ratio mismatch (10 % of treatment exposures never logged)."""
+    return made_once(tmp_path_factory, "sim_srm", lambda out: simulate(SRM, out))
+
+
+def _built(tmp_path_factory: pytest.TempPathFactory, name: str, landing: Path, **selection: list[str]) -> Settings:
+    from pintel.build import build
+
+    root = made_once(tmp_path_factory, name, lambda path: build(settings_for(path, landing), **selection))
+    return settings_for(root, landing)
+
+
+@pytest.fixture(scope="session")
+def small_warehouse(small_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The small world's warehouse proper (seeds, staging, intermediate, marts and their tests; no ML models)."""
+    return _built(tmp_path_factory, "warehouse_small", small_sim, exclude=["path:models/ml"])
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(demo_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The demo world's marts that the experiment and causal models read (their lineage, no ML models)."""
+    return _built(tmp_path_factory, "warehouse_demo", demo_sim, select=DEMO_MARTS, exclude=["path:models/ml"])

@@ -4,7 +4,6 @@ Great Expectations check stops downstream assets when a critical expectation bre
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -56,21 +55,24 @@ def test_definitions_load_with_the_whole_asset_graph(defs: dg.Definitions) -> No
     assert defs.get_job_def("ingest_and_build") and defs.get_job_def("pintel_daily")
 
 
+#: dbt vars for the pipeline's runs, through the resource's environment ($PINTEL_DBT_VARS): no refutations, which
+#: this test does not read, and a check below that the var reached the dbt subprocess Dagster starts.
+PIPELINE_VARS = '{"causal_refute": "none"}'
+
+
 @pytest.fixture(scope="module")
 def pipeline_env(tmp_path_factory: pytest.TempPathFactory):
+    """A small simulated product (its landing is changed below, so it is this module's own), configured for the
+    code location the way a deployment is: through the PINTEL_* environment that Settings reads."""
     root = tmp_path_factory.mktemp("dagster")
     landing = root / "landing"
     simulate(SimConfig(users=500, days=70, seed=13), landing)
-    saved = {k: os.environ.get(k) for k in ("PINTEL_WAREHOUSE", "PINTEL_LANDING", "PINTEL_REPORTS")}
-    os.environ.update(
-        PINTEL_WAREHOUSE=str(root / "pintel.duckdb"), PINTEL_LANDING=str(landing), PINTEL_REPORTS=str(root / "reports")
-    )
-    yield root
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PINTEL_WAREHOUSE", str(root / "pintel.duckdb"))
+        env.setenv("PINTEL_LANDING", str(landing))
+        env.setenv("PINTEL_REPORTS", str(root / "reports"))
+        env.setenv("PINTEL_DBT_VARS", PIPELINE_VARS)
+        yield root
 
 
 def _run(defs: dg.Definitions, job: str) -> dg.ExecuteInProcessResult:
@@ -100,9 +102,11 @@ def test_whole_graph_materializes_and_every_check_passes(defs: dg.Definitions, p
     con = duckdb.connect(str(pipeline_env / "pintel.duckdb"), read_only=True)
     try:
         history = con.execute("select count(*), bool_and(success) from quality.validation_results").fetchone()
+        refuted = con.execute("select count(*) from ml.causal_feature_impact_served where refutations_run").fetchone()
     finally:
         con.close()
     assert history[0] >= 5 and history[1]
+    assert refuted == (0,)  # the run's --vars reached the dbt subprocess (the default refutes every feature)
 
 
 def test_blocking_check_stops_downstream_on_a_replayed_export(defs: dg.Definitions, pipeline_env: Path) -> None:

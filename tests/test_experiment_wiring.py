@@ -3,7 +3,9 @@
 The simulator runs one A/B test (flag ``pricing_page_v2``, 50/50, conversion = ``checkout_completed`` within 14
 days of the first exposure) and writes both potential outcomes of every exposed user, so the true lift is
 exact. Two simulations with the same seed differ only in ``srm_loss``: in the second, 10 % of the treatment
-arm's exposure events are never logged -- a sample-ratio mismatch the readout must refuse to trust.
+arm's exposure events are never logged -- a sample-ratio mismatch the readout must refuse to trust. Both are
+session fixtures of tests/conftest.py (``demo_sim``, ``srm_sim``); the healthy one's marts are shared with the
+causal tests (``demo_warehouse``).
 
 Sample size: detecting a 10 % loss in one arm at the conventional SRM threshold (p < 0.001) needs about
 4 000 exposed units on average and ~10 000 to be near-certain; 5 000 users x 90 days expose ~3 600 (the
@@ -15,37 +17,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from pintel.build import run_dbt
-from pintel.experiments.readout import COLUMNS, experiment_results_table
+from pintel.experiments.readout import COLUMNS, SCHEMA, experiment_results_table
 from pintel.ingest.landing import load_landing
-from pintel.settings import Settings, query
-from pintel.simulate import SimConfig, simulate
+from pintel.settings import DBT_PROJECT_DIR, Settings, query
+from pintel.tables import typed_relation
+from tests.support.landing import manifest_of
+from tests.support.warehouse import copy_warehouse, settings_for
 
-HEALTHY = SimConfig(users=5000, days=90, seed=7)
-SRM = SimConfig(users=5000, days=90, seed=7, srm_loss=0.1)
+#: The experiment models and their ML-folder inputs (the marts come from the shared warehouse or are built here).
+EXPERIMENT_MODELS = "+experiment_results_served,path:models/ml"
 
 
-def _build(root: Path, cfg: SimConfig) -> tuple[Settings, dict]:
-    landing = root / "landing"
-    manifest = simulate(cfg, landing)
-    settings = Settings(home=root, landing=landing, warehouse=root / "pintel.duckdb", dbt_target="duckdb", reports=root)
+@pytest.fixture(scope="module")
+def healthy(demo_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
+    """The demo world (conftest): its shared marts, copied, with the experiment models built on top."""
+    settings = copy_warehouse(demo_warehouse, tmp_path_factory.mktemp("experiment_healthy"))
+    run_dbt(settings, ["build", "--select", EXPERIMENT_MODELS, "--indirect-selection", "cautious"])
+    return settings, manifest_of(settings.landing)
+
+
+@pytest.fixture(scope="module")
+def srm(srm_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
+    """The same world with the planted loss: its own warehouse, the experiment lineage only."""
+    settings = settings_for(tmp_path_factory.mktemp("experiment_srm"), srm_sim)
     load_landing(settings.landing, settings.warehouse)
     run_dbt(settings, ["build", "--select", "+experiment_results_served", "--indirect-selection", "cautious"])
-    return settings, manifest
-
-
-@pytest.fixture(scope="module")
-def healthy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
-    return _build(tmp_path_factory.mktemp("experiment_healthy"), HEALTHY)
-
-
-@pytest.fixture(scope="module")
-def srm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
-    return _build(tmp_path_factory.mktemp("experiment_srm"), SRM)
+    return settings, manifest_of(settings.landing)
 
 
 def _results(built: tuple[Settings, dict]) -> pd.Series:
@@ -160,6 +164,14 @@ def test_glue_handles_no_experiments_at_all() -> None:
     empty = _experiment("x", 10, 0.0, 5).iloc[0:0]
     table = experiment_results_table(empty)
     assert table.empty and list(table.columns) == COLUMNS
-    assert str(table["trustworthy"].dtype) == "boolean"
+    # The dbt model returns typed_relation(session, table, SCHEMA): the contract's types, even with no rows.
+    typed = typed_relation(duckdb.connect(), table, SCHEMA)
+    assert dict(zip(typed.columns, map(str, typed.types), strict=True))["trustworthy"] == "BOOLEAN"
     with pytest.raises(ValueError, match="lacks columns"):
         experiment_results_table(empty.drop(columns=["pre_active_days"]))
+
+
+def test_python_schema_is_the_served_contract() -> None:
+    """readout.SCHEMA types the Python model; the served yml declares the contract: they must agree."""
+    served = yaml.safe_load((DBT_PROJECT_DIR / "models/ml/experiment_results_served.yml").read_text())
+    assert {c["name"]: c["data_type"] for c in served["models"][0]["columns"]} == SCHEMA

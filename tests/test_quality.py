@@ -4,7 +4,8 @@ The warehouse is built here with plain SQL — a few rows per table, just enough
 something to judge — so these tests do not depend on dbt. Each test copies the good warehouse and injects one
 defect, then checks that the right suite fails *and says why*: the expectation and the offending rows.
 One GX file context (in a tmp dir, never the repo's ``expectations/``) is shared by the whole session,
-because creating contexts and importing GX is the slow part.
+because creating contexts and importing GX is the slow part. One test builds a tiny simulated warehouse with
+dbt, to show the gates judge the data by the dbt vars the build used.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
+from pintel.build import build
+from pintel.catalog import seeds_dir
 from pintel.quality import (
     CRITICAL_SUITES,
     HISTORY_TABLE,
@@ -28,6 +32,9 @@ from pintel.quality import (
     summary_text,
     sync_suites,
 )
+from pintel.settings import DBT_PROJECT_DIR, query
+from pintel.simulate import SimConfig, simulate
+from tests.support.warehouse import settings_for
 
 WAREHOUSE_SQL = """
 create schema raw;
@@ -117,6 +124,9 @@ def good_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("wh") / "good.duckdb"
     con = duckdb.connect(str(path))
     con.execute(WAREHOUSE_SQL)
+    # The quarantine vocabulary is the real seed, loaded the way `dbt seed` does.
+    reasons = seeds_dir() / "quarantine_reasons.csv"
+    con.execute(f"create table catalog.quarantine_reasons as select * from read_csv('{reasons}', header = true)")
     con.close()
     return path
 
@@ -338,3 +348,48 @@ def test_suites_are_persisted_as_reviewable_json(gx_root: Path) -> None:
     mtimes = {p: p.stat().st_mtime_ns for p in expectations_dir.glob("*.json")}
     sync_suites(gx_root)
     assert {p: p.stat().st_mtime_ns for p in expectations_dir.glob("*.json")} == mtimes  # no churn
+
+
+def test_fct_events_gate_follows_the_clock_skew_tolerance_the_build_used(tmp_path: Path, gx_root: Path) -> None:
+    """Raise ``future_tolerance_minutes`` for one build (``--vars``): the staging model keeps messages stamped up to
+    200 days after receipt, and the critical gate, given the same vars, agrees -- while the project's default of
+    60 minutes would block exactly those rows. No threshold of the gate is a Python constant."""
+    manifest = simulate(SimConfig(users=150, days=14, seed=8, defect_rate=0.05, incidents=False), tmp_path / "landing")
+    settings = settings_for(tmp_path, tmp_path / "landing").with_vars(future_tolerance_minutes=200 * 24 * 60)
+    build(settings, exclude=["path:models/ml"])
+    counts = query(
+        settings.warehouse,
+        "select (select count(*) from marts.fct_events where event_at > received_at + interval 1 hour) as ahead, "
+        "(select count(*) from intermediate.int_events_quarantined where quarantine_reason = 'future_timestamp') "
+        "as still_future",
+    ).iloc[0]
+    ahead, still_future = int(counts.ahead), int(counts.still_future)
+    # Planted future timestamps are 2-400 days ahead: some are now valid, the rest still quarantined.
+    assert ahead > 0 and still_future > 0
+    assert ahead + still_future == manifest["counts"]["quarantined_by_reason"]["future_timestamp"]
+
+    agreed = run_suite(settings.warehouse, "fct_events", context_root=gx_root, record=False, dbt_vars=settings.dbt_vars)
+    assert agreed.status == "passed", agreed.failures
+    assert agreed.parameters["min_arrival_lag_seconds"] == -200 * 24 * 3600
+
+    default = run_suite(settings.warehouse, "fct_events", context_root=gx_root, record=False, dbt_vars={})
+    assert default.blocking
+    late = _failure(default, "expect_column_pair_values_a_to_be_greater_than_b", "latest_valid_event_at,event_at")
+    assert late["observed"]["unexpected_count"] == ahead
+
+
+def test_each_invariant_names_the_one_check_that_guards_it() -> None:
+    """Models declare in meta.invariants which single check guards an invariant; that check exists and blocks."""
+    declared = [
+        (model["name"], invariant)
+        for path in (DBT_PROJECT_DIR / "models").rglob("*.yml")
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models", [])
+        for invariant in (model.get("config") or {}).get("meta", {}).get("invariants", [])
+    ]
+    assert {name for name, _ in declared} >= {"fct_events", "active_users_daily", "retention_cohorts"}
+    for name, invariant in declared:
+        if invariant["checked_by"] == "great_expectations":
+            assert SUITES[invariant["check"]].critical, (name, invariant)
+        else:
+            assert invariant["checked_by"] == "dbt", (name, invariant)
+            assert (DBT_PROJECT_DIR / "tests" / f"{invariant['check']}.sql").exists(), (name, invariant)

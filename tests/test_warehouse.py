@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -16,6 +15,8 @@ from pintel.build import run_dbt
 from pintel.ingest.landing import load_landing
 from pintel.settings import Settings, query
 from pintel.simulate import DEFECT_REASONS, SimConfig, simulate
+from tests.support.landing import copy_landing, landing_days
+from tests.support.warehouse import copy_warehouse, settings_for
 
 MART_TABLES = (
     "marts.fct_events",
@@ -38,7 +39,7 @@ def build(settings: Settings):
 
 
 def _settings(root: Path, landing: Path) -> Settings:
-    return Settings(home=root, landing=landing, warehouse=root / "pintel.duckdb", dbt_target="duckdb", reports=root)
+    return settings_for(root, landing)
 
 
 def _fingerprint(settings: Settings, tables=MART_TABLES) -> dict[str, str]:
@@ -56,10 +57,9 @@ def _fingerprint(settings: Settings, tables=MART_TABLES) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def built(small_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = _settings(tmp_path_factory.mktemp("warehouse"), small_sim)
-    build(settings)
-    return settings
+def built(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """This module's own copy of the shared small warehouse: some tests here rebuild it."""
+    return copy_warehouse(small_warehouse, tmp_path_factory.mktemp("warehouse"))
 
 
 def test_daily_counts_equal_the_truth_exactly(built: Settings, small_sim: Path) -> None:
@@ -130,24 +130,14 @@ def test_metric_marts_are_consistent(built: Settings) -> None:
 def test_incremental_build_processes_only_new_batches(tmp_path: Path) -> None:
     full = tmp_path / "full"
     simulate(SimConfig(users=300, days=30, seed=21), full)
-    files = sorted((full / "events").glob("date=*/hour=*/*.parquet"))
-    last_day = files[-1].parent.parent.name
+    last_day = landing_days(full)[-1]
     partial = tmp_path / "partial"
-    for src in (full / "events").rglob("*.parquet"):
-        if src.parent.parent.name < last_day:
-            dst = partial / src.relative_to(full)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-    shutil.copytree(full / "identifies", partial / "identifies")
+    copy_landing(full, partial, kinds=("identifies",))
+    copy_landing(full, partial, before=last_day, kinds=("events",))  # the last day's batches are held back
     incremental = _settings(tmp_path / "inc", partial)
     first = build(incremental)
-    for src in (full / "events").rglob("*.parquet"):
-        dst = partial / src.relative_to(full)
-        if not dst.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
+    new_files = copy_landing(full, partial, kinds=("events",))
     second = build(incremental)
-    new_files = sum(1 for f in files if f.parent.parent.name >= last_day)
     assert second.load.loaded_files == {"events": new_files}
     assert second.load.new_rows < first.load.new_rows / 10
     scratch = _settings(tmp_path / "scratch", full)

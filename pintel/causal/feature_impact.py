@@ -48,7 +48,6 @@ import pandas as pd
 
 from pintel.causal.estimate import UNRELIABLE, EffectEstimate, estimate_effect
 from pintel.causal.estimators import naive
-from pintel.tables import nullable_typed
 
 COVARIATES = ("active_days_d0_6", "events_d0_6", "signup_plan", "signup_channel", "company_size")
 """Pre-adoption covariates (columns of ``ml_feature_adoption_cohort``)."""
@@ -63,55 +62,58 @@ MIN_UNITS_PER_ARM = 30
 REFUTE_MODES = ("all", "key", "none")
 SEPARATOR = " | "
 
-COLUMNS = [
-    "feature_key",
-    "feature_name",
-    "is_key_feature",
-    "horizon_days",
-    "outcome",
-    "adoption_window_days",
-    "cohort_units",
-    "left_before_landmark",
-    "adopters",
-    "adoption_rate",
-    "adopters_by_day_6",
-    "adopter_retention",
-    "non_adopter_retention",
-    "naive_estimate",
-    "naive_ci_low",
-    "naive_ci_high",
-    "ate_estimate",
-    "ate_ci_low",
-    "ate_ci_high",
-    "ate_std_error",
-    "ate_p_value",
-    "att_estimate",
-    "att_ci_low",
-    "att_ci_high",
-    "ipw_ate_estimate",
-    "ipw_ate_ci_low",
-    "ipw_ate_ci_high",
-    "n",
-    "n_treated",
-    "n_trimmed",
-    "share_trimmed",
-    "ess_treated",
-    "ess_control",
-    "propensity_treated_median",
-    "propensity_control_median",
-    "max_abs_smd_before",
-    "max_abs_smd_after",
-    "worst_covariate_after",
-    "refutations_run",
-    "placebo_passed",
-    "random_common_cause_passed",
-    "data_subset_passed",
-    "refutations_passed",
-    "reliable",
-    "warnings",
-    "summary",
-    "diagnostics",
-]
+SCHEMA: dict[str, str] = {
+    "feature_key": "varchar",
+    "feature_name": "varchar",
+    "is_key_feature": "boolean",
+    "horizon_days": "integer",
+    "outcome": "varchar",
+    "adoption_window_days": "integer",
+    "cohort_units": "integer",
+    "left_before_landmark": "integer",
+    "adopters": "integer",
+    "adoption_rate": "double",
+    "adopters_by_day_6": "integer",
+    "adopter_retention": "double",
+    "non_adopter_retention": "double",
+    "naive_estimate": "double",
+    "naive_ci_low": "double",
+    "naive_ci_high": "double",
+    "ate_estimate": "double",
+    "ate_ci_low": "double",
+    "ate_ci_high": "double",
+    "ate_std_error": "double",
+    "ate_p_value": "double",
+    "att_estimate": "double",
+    "att_ci_low": "double",
+    "att_ci_high": "double",
+    "ipw_ate_estimate": "double",
+    "ipw_ate_ci_low": "double",
+    "ipw_ate_ci_high": "double",
+    "n": "integer",
+    "n_treated": "integer",
+    "n_trimmed": "integer",
+    "share_trimmed": "double",
+    "ess_treated": "double",
+    "ess_control": "double",
+    "propensity_treated_median": "double",
+    "propensity_control_median": "double",
+    "max_abs_smd_before": "double",
+    "max_abs_smd_after": "double",
+    "worst_covariate_after": "varchar",
+    "refutations_run": "boolean",
+    "placebo_passed": "boolean",
+    "random_common_cause_passed": "boolean",
+    "data_subset_passed": "boolean",
+    "refutations_passed": "boolean",
+    "reliable": "boolean",
+    "warnings": "varchar",
+    "summary": "varchar",
+    "diagnostics": "varchar",
+}
+"""Columns and SQL types of ``causal_feature_impact``, in order: the contract of causal_feature_impact_served.yml
+(a test checks they agree). The dbt model types its result with ``typed_relation(session, frame, SCHEMA)``."""
+COLUMNS = list(SCHEMA)
 
 
 def feature_impact_table(
@@ -173,25 +175,7 @@ def feature_impact_table(
                     refute=refute == "all" or (refute == "key" and is_key),
                 )
             )
-    return _typed(pd.DataFrame(rows, columns=COLUMNS))
-
-
-_TEXT = ("feature_key", "feature_name", "outcome", "worst_covariate_after", "warnings", "summary", "diagnostics")
-_FLAGS = (
-    "is_key_feature",
-    "refutations_run",
-    "placebo_passed",
-    "random_common_cause_passed",
-    "data_subset_passed",
-    "refutations_passed",
-    "reliable",
-)
-_COUNTS = ("horizon_days", "adoption_window_days", "cohort_units", "left_before_landmark", "adopters")
-_COUNTS += ("adopters_by_day_6", "n", "n_treated", "n_trimmed")
-
-
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    return nullable_typed(frame, text=_TEXT, flags=_FLAGS, counts=_COUNTS)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _impact_row(

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 import duckdb
 
+VARS = click.option("--vars", "dbt_vars", help="dbt --vars, YAML or JSON (default $PINTEL_DBT_VARS).")
+
 
 @click.command("build")
 @click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file (default $PINTEL_WAREHOUSE).")
@@ -14,15 +16,21 @@ import duckdb
 @click.option("--select", "select", multiple=True, help="dbt selection (default: everything).")
 @click.option("--exclude", "exclude", multiple=True, help="dbt exclusion, e.g. path:models/ml.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@VARS
 def build_cmd(
-    warehouse: Path | None, landing: Path | None, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool
+    warehouse: Path | None,
+    landing: Path | None,
+    select: tuple[str, ...],
+    exclude: tuple[str, ...],
+    full_refresh: bool,
+    dbt_vars: str | None,
 ) -> None:
     """Load landed batches into raw and build the dbt warehouse from them."""
     from pintel.build import BuildError, build
     from pintel.settings import Settings
 
-    settings = Settings.from_env(warehouse=warehouse, landing=landing)
-    try:
+    try:  # a malformed --vars fails here, before anything is loaded
+        settings = Settings.from_env(warehouse=warehouse, landing=landing, dbt_vars=dbt_vars)
         report = build(settings, select=list(select) or None, full_refresh=full_refresh, exclude=list(exclude) or None)
     except (BuildError, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -78,11 +86,15 @@ def summary_cmd(warehouse: Path | None) -> None:
 @click.command("dq")
 @click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file (default $PINTEL_WAREHOUSE).")
 @click.option("--reports", type=click.Path(path_type=Path), help="Reports folder (default $PINTEL_REPORTS).")
-def dq_cmd(warehouse: Path | None, reports: Path | None) -> None:
+@VARS
+def dq_cmd(warehouse: Path | None, reports: Path | None, dbt_vars: str | None) -> None:
     """Run the Great Expectations suites, record results, build Data Docs, print a one-screen summary."""
     from pintel.quality import main_dq
     from pintel.settings import Settings
 
-    settings = Settings.from_env(warehouse=warehouse)
-    code = main_dq(settings.warehouse, reports or settings.reports)
+    try:
+        settings = Settings.from_env(warehouse=warehouse, reports=reports, dbt_vars=dbt_vars)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--vars") from exc
+    code = main_dq(settings.warehouse, settings.reports, dbt_vars=settings.dbt_vars)
     raise SystemExit(code)

@@ -21,45 +21,47 @@ import numpy as np
 import pandas as pd
 
 from pintel.experiments.analysis import MAX_LEAK_SHARE, ExperimentResult, analyze_experiment
-from pintel.tables import nullable_typed
 
-COLUMNS = [
-    "experiment",
-    "variant",
-    "control",
-    "outcome",
-    "conversion_event",
-    "window_days",
-    "exposure_start_date",
-    "exposure_end_date",
-    "units",
-    "control_units",
-    "excluded_multi_variant_units",
-    "excluded_incomplete_units",
-    "conversion",
-    "control_conversion",
-    "lift_abs",
-    "lift_abs_ci_low",
-    "lift_abs_ci_high",
-    "lift_rel",
-    "lift_rel_ci_low",
-    "lift_rel_ci_high",
-    "p_value",
-    "cuped_lift_abs",
-    "cuped_ci_low",
-    "cuped_ci_high",
-    "cuped_p_value",
-    "cuped_theta",
-    "variance_reduction",
-    "seq_ci_low",
-    "seq_ci_high",
-    "seq_p_value",
-    "srm_p_value",
-    "srm_detected",
-    "trustworthy",
-    "notes",
-    "summary",
-]
+SCHEMA: dict[str, str] = {
+    "experiment": "varchar",
+    "variant": "varchar",
+    "control": "varchar",
+    "outcome": "varchar",
+    "conversion_event": "varchar",
+    "window_days": "integer",
+    "exposure_start_date": "date",
+    "exposure_end_date": "date",
+    "units": "integer",
+    "control_units": "integer",
+    "excluded_multi_variant_units": "integer",
+    "excluded_incomplete_units": "integer",
+    "conversion": "double",
+    "control_conversion": "double",
+    "lift_abs": "double",
+    "lift_abs_ci_low": "double",
+    "lift_abs_ci_high": "double",
+    "lift_rel": "double",
+    "lift_rel_ci_low": "double",
+    "lift_rel_ci_high": "double",
+    "p_value": "double",
+    "cuped_lift_abs": "double",
+    "cuped_ci_low": "double",
+    "cuped_ci_high": "double",
+    "cuped_p_value": "double",
+    "cuped_theta": "double",
+    "variance_reduction": "double",
+    "seq_ci_low": "double",
+    "seq_ci_high": "double",
+    "seq_p_value": "double",
+    "srm_p_value": "double",
+    "srm_detected": "boolean",
+    "trustworthy": "boolean",
+    "notes": "varchar",
+    "summary": "varchar",
+}
+"""The ``experiment_results`` table's columns and SQL types, in order -- experiment_results_served's contract,
+which a test compares with this dict; the dbt model returns ``typed_relation(session, frame, SCHEMA)``."""
+COLUMNS = list(SCHEMA)
 
 
 def experiment_results_table(
@@ -100,17 +102,7 @@ def experiment_results_table(
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     out["conversion_event"] = conversion_event
     out["window_days"] = int(window_days)
-    return _typed(out.reindex(columns=COLUMNS))
-
-
-_TEXT = ("experiment", "variant", "control", "outcome", "conversion_event", "notes", "summary")
-_DATES = ("exposure_start_date", "exposure_end_date")
-_FLAGS = ("srm_detected", "trustworthy")
-_COUNTS = ("window_days", "units", "control_units", "excluded_multi_variant_units", "excluded_incomplete_units")
-
-
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    return nullable_typed(frame, text=_TEXT, flags=_FLAGS, counts=_COUNTS, dates=_DATES)
+    return out.reindex(columns=COLUMNS)
 
 
 def _readout(

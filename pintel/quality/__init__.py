@@ -13,8 +13,10 @@ for Dagster code locations and the CLI.
 from pintel.quality.docs import build_data_docs, summary_text
 from pintel.quality.dq import main_dq
 from pintel.quality.history import HISTORY_TABLE, record_results
-from pintel.quality.runner import SuiteResult, get_context, run_all, run_suite, sync_suites
-from pintel.quality.suites import CRITICAL_SUITES, SUITES, SuiteSpec
+from pintel.quality.results import SuiteResult
+from pintel.quality.runner import get_context, run_all, run_suite, sync_suites
+from pintel.quality.spec import SuiteSpec
+from pintel.quality.suites import CRITICAL_SUITES, SUITES
 
 __all__ = [
     "CRITICAL_SUITES",

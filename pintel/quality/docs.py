@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from pintel.quality import runner
-from pintel.quality.runner import DATA_DOCS_SITE, VALIDATION_RESULTS_LIMIT, SuiteResult
+from pintel.quality.results import SuiteResult
+from pintel.quality.runner import DATA_DOCS_SITE, VALIDATION_RESULTS_LIMIT
 
 SUMMARY_ROWS_PER_FAILURE = 3
 

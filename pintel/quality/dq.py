@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pintel.quality.docs import build_data_docs, summary_text
 from pintel.quality.runner import run_all
@@ -17,15 +19,17 @@ def main_dq(
     context_root: str | Path | None = None,
     names: list[str] | None = None,
     record: bool = True,
+    dbt_vars: Mapping[str, Any] | None = None,
 ) -> int:
     """Run every suite, record the results, build Data Docs, print the summary; return the exit code.
 
     Exit code 1 means at least one *critical* suite failed (or could not run) — the signal CI and Dagster use
     to stop downstream decisions and actions. Non-critical failures are printed and rendered but return 0.
     Writes ``<reports_dir>/data_docs/index.html`` and ``<reports_dir>/data_quality.json`` (the results as JSON,
-    for CI artefacts). A Data Docs failure is reported but does not mask the validation verdict.
+    for CI artefacts). A Data Docs failure is reported but does not mask the validation verdict. ``dbt_vars``: the
+    ``--vars`` the warehouse was built with (see :func:`pintel.quality.run_suite`).
     """
-    results = run_all(warehouse, names, context_root=context_root, record=record)
+    results = run_all(warehouse, names, context_root=context_root, record=record, dbt_vars=dbt_vars)
     reports = Path(reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "data_quality.json").write_text(json.dumps([r.to_metadata() for r in results], indent=2))

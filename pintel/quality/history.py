@@ -12,14 +12,12 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 
+from pintel import tables
+from pintel.quality.results import SuiteResult
 from pintel.settings import connect
-
-if TYPE_CHECKING:
-    from pintel.quality.runner import SuiteResult
 
 HISTORY_SCHEMA = "quality"
 HISTORY_TABLE = f"{HISTORY_SCHEMA}.validation_results"
@@ -82,11 +80,7 @@ def open_warehouse(
 def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
     """Whether ``schema.table`` (table or view) exists, so optional suites can skip instead of erroring."""
     schema, _, table = qualified_name.rpartition(".")
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema or "main", table],
-    ).fetchone()
-    return bool(row and row[0])
+    return tables.table_exists(con, schema or "main", table)
 
 
 def previous_row_count(con: duckdb.DuckDBPyConnection, suite: str) -> int | None:

@@ -22,26 +22,23 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from enum import Enum
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
-import pandas as pd
 
+from pintel.dbt_project import project_vars
 from pintel.quality.history import open_warehouse, record_results, table_exists
-from pintel.quality.suites import SUITES, SuiteSpec
-from pintel.settings import REPO_ROOT
+from pintel.quality.results import SuiteResult, jsonable
+from pintel.quality.spec import SuiteSpec
+from pintel.quality.suites import SUITES
+from pintel.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite, ExpectationSuiteValidationResult, ValidationDefinition
@@ -49,7 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONTEXT_ROOT_ENV = "PINTEL_EXPECTATIONS_DIR"
 DEFAULT_CONTEXT_ROOT = REPO_ROOT / "expectations"
 DEFAULT_SITE_DIR = REPO_ROOT / "reports" / "data_docs"
 DATASOURCE_NAME = "pintel_warehouse"
@@ -60,102 +56,12 @@ PARTIAL_UNEXPECTED_COUNT = 10
 VALIDATION_RESULTS_LIMIT = 200
 
 
-# --- results -----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class SuiteResult:
-    """The outcome of one suite on one warehouse.
-
-    ``status`` is ``passed``, ``failed``, ``skipped`` (an optional table is absent; ``success`` is then True
-    because there was nothing to violate) or ``error`` (the frame could not be loaded or GX crashed; counted
-    as a failure so a broken check never passes silently). ``failures`` holds one JSON-safe dict per failed
-    expectation: ``expectation``, ``column``, ``kwargs`` and ``observed`` (unexpected count, sample values and
-    the offending rows by the suite's index columns). ``run_time`` is the wall time in seconds.
-    """
-
-    suite: str
-    asset: str
-    critical: bool
-    success: bool
-    status: str
-    evaluated: int
-    failed: int
-    failures: list[dict[str, Any]]
-    run_time: float
-    observed_row_count: int | None
-    validated_at: datetime
-    run_id: str
-    description: str = ""
-    skip_reason: str | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def blocking(self) -> bool:
-        """True when this result must stop downstream work: a critical suite that did not pass."""
-        return self.critical and not self.success
-
-    @property
-    def failed_expectations(self) -> list[str]:
-        return [_failure_label(f) for f in self.failures]
-
-    def to_metadata(self) -> dict[str, Any]:
-        """A JSON-serialisable summary, sized for Dagster asset-check metadata."""
-        return _jsonable(
-            {
-                "suite": self.suite,
-                "asset": self.asset,
-                "critical": self.critical,
-                "success": self.success,
-                "status": self.status,
-                "evaluated": self.evaluated,
-                "failed": self.failed,
-                "failed_expectations": self.failed_expectations,
-                "failures": self.failures,
-                "observed_row_count": self.observed_row_count,
-                "run_time_seconds": round(self.run_time, 3),
-                "validated_at": self.validated_at.isoformat(),
-                "run_id": self.run_id,
-                "skip_reason": self.skip_reason,
-                "parameters": self.parameters,
-            }
-        )
-
-
-def _failure_label(failure: dict[str, Any]) -> str:
-    column = failure.get("column")
-    return f"{failure['expectation']}({column})" if column else str(failure["expectation"])
-
-
-def _jsonable(value: Any) -> Any:
-    """Recursively turn numpy/pandas/datetime/enum values into plain JSON types (NaN and NaT -> None)."""
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Enum):
-        return _jsonable(value.value)
-    if isinstance(value, (pd.Timestamp, datetime, date)):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, Decimal):
-        value = float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
 # --- the GX context ----------------------------------------------------------------------------------------
 
 
 def context_root(root: str | Path | None = None) -> Path:
-    """The GX project root: an explicit path, ``$PINTEL_EXPECTATIONS_DIR`` or the repository's ``expectations/``."""
-    return Path(root or os.environ.get(CONTEXT_ROOT_ENV) or DEFAULT_CONTEXT_ROOT).resolve()
+    """The GX project root: an explicit path, else :attr:`Settings.expectations` (``$PINTEL_EXPECTATIONS_DIR``)."""
+    return Path(root or Settings.from_env().expectations).resolve()
 
 
 @contextlib.contextmanager
@@ -257,13 +163,13 @@ def _expectation_fingerprint(expectation: Any) -> str:
     content = expectation.dict(exclude={"rendered_content", "id"})
     for attr in ("notes", "meta"):  # GX treats empty and missing as equal; so do we
         content[attr] = content.get(attr) or None
-    return json.dumps(_jsonable(content), sort_keys=True)
+    return json.dumps(jsonable(content), sort_keys=True)
 
 
 def _suite_unchanged(existing: ExpectationSuite, wanted: ExpectationSuite) -> bool:
     def content(suite: ExpectationSuite) -> tuple[Any, ...]:
         meta = {k: v for k, v in suite.meta.items() if k != "great_expectations_version"}
-        return _jsonable(meta), sorted(_expectation_fingerprint(e) for e in suite.expectations)
+        return jsonable(meta), sorted(_expectation_fingerprint(e) for e in suite.expectations)
 
     return content(existing) == content(wanted)
 
@@ -383,7 +289,7 @@ def _failures(validation: ExpectationSuiteValidationResult) -> list[dict[str, An
         if messages:
             observed["exception"] = "; ".join(messages)
         failures.append(
-            _jsonable(
+            jsonable(
                 {
                     "expectation": config.type,
                     "column": column,
@@ -402,6 +308,7 @@ def _validate(
     root: str | Path | None,
     run_id: str,
     validated_at: datetime,
+    thresholds: Mapping[str, Any],
 ) -> SuiteResult:
     import great_expectations  # noqa: F401  # the ~5 s first import is not this suite's run time
 
@@ -432,8 +339,8 @@ def _validate(
                 return result("skipped", skip_reason=f"table not present yet: {', '.join(missing)}")
             if missing:
                 raise LookupError(f"required table missing: {', '.join(missing)}")
-            frame = spec.load(con)
-            parameters = spec.parameters(con) if spec.parameters else {}
+            frame = spec.load(con, thresholds)
+            parameters = spec.parameters(con, thresholds) if spec.parameters else {}
         # The connection is closed here: GX can take seconds on millions of rows and must not hold the file.
         from great_expectations.core.run_identifier import RunIdentifier
 
@@ -471,7 +378,7 @@ def _validate(
         failed=int(statistics.get("unsuccessful_expectations", 0)),
         failures=failures,
         observed_row_count=len(frame),
-        parameters=_jsonable(
+        parameters=jsonable(
             {k: (v if not isinstance(v, list) or len(v) <= 50 else f"{len(v)} values") for k, v in parameters.items()}
         ),
     )
@@ -482,6 +389,12 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
+def _thresholds(dbt_vars: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The dbt project's vars as the build that made the warehouse saw them: declared values, then ``dbt_vars``
+    (a run's ``--vars``; by default :attr:`Settings.dbt_vars`, i.e. ``$PINTEL_DBT_VARS``, as ``pintel build``)."""
+    return project_vars(Settings.from_env().dbt_vars if dbt_vars is None else dbt_vars)
+
+
 def run_suite(
     warehouse_path: str | Path,
     name: str,
@@ -489,14 +402,18 @@ def run_suite(
     context_root: str | Path | None = None,
     record: bool = True,
     run_id: str | None = None,
+    dbt_vars: Mapping[str, Any] | None = None,
 ) -> SuiteResult:
     """Validate one suite against the warehouse; optionally append the result to the history table.
 
-    Raises KeyError for an unknown suite name (a programming error); everything that can go wrong with the
-    data or the warehouse is reported in the result instead.
+    ``dbt_vars`` are the ``--vars`` the warehouse was built with: thresholds the SQL applies (e.g.
+    ``future_tolerance_minutes``) are read from the dbt project with these overrides, so the gate judges the data
+    by the rules that built it. Raises KeyError for an unknown suite name (a programming error); everything
+    that can go wrong with the data or the warehouse is reported in the result instead.
     """
     spec = SUITES[name]
-    outcome = _validate(spec, warehouse_path, context_root, run_id or new_run_id(), datetime.now(UTC))
+    now = datetime.now(UTC)
+    outcome = _validate(spec, warehouse_path, context_root, run_id or new_run_id(), now, _thresholds(dbt_vars))
     if record:
         record_results(warehouse_path, [outcome])
     return outcome
@@ -509,15 +426,20 @@ def run_all(
     context_root: str | Path | None = None,
     record: bool = True,
     run_id: str | None = None,
+    dbt_vars: Mapping[str, Any] | None = None,
 ) -> list[SuiteResult]:
-    """Validate several suites (all by default, in registry order) under one run id; record them in one write."""
+    """Validate several suites (all by default, in registry order) under one run id; record them in one write.
+
+    ``dbt_vars``: the build's ``--vars``, as for :func:`run_suite`.
+    """
     selected = list(names) if names is not None else list(SUITES)
     unknown = [n for n in selected if n not in SUITES]
     if unknown:
         raise KeyError(f"unknown data-quality suite(s): {', '.join(unknown)}; known: {', '.join(SUITES)}")
     run = run_id or new_run_id()
     validated_at = datetime.now(UTC)
-    results = [_validate(SUITES[n], warehouse_path, context_root, run, validated_at) for n in selected]
+    thresholds = _thresholds(dbt_vars)
+    results = [_validate(SUITES[n], warehouse_path, context_root, run, validated_at, thresholds) for n in selected]
     if record:
         record_results(warehouse_path, results)
     return results

@@ -1,1 +1,1 @@
-"""Test support: synthetic data, landing helpers, local stand-ins for external services (Slack)."""
+"""Test support: synthetic data, landing helpers, test warehouses, local stand-ins for external services (Slack)."""

@@ -1,17 +1,22 @@
 """Effect of adopting each catalogued feature early on 30/60-day retention; see causal_feature_impact.yml.
 
-The logic lives in pintel.causal.feature_impact (tested); this model only wires dbt to it.
+The logic lives in pintel.causal.feature_impact (tested); this model only wires dbt to it. Its settings are dbt
+vars passed through the yml's config.meta; the result is typed to the served contract (feature_impact.SCHEMA).
 """
 
-from pintel.causal.feature_impact import feature_impact_table
+from pintel.causal.feature_impact import SCHEMA, feature_impact_table
+from pintel.tables import typed_relation
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    return feature_impact_table(
-        dbt.ref("ml_feature_adoption_cohort").df(),
-        dbt.ref("dim_features").df(),
-        window_days=int(dbt.config.get("adoption_window_days")),
-        n_folds=int(dbt.config.get("n_folds")),
-        refute=str(dbt.config.get("refute")),
+    # Ordered by the grain: cross-fitting folds are drawn over rows, so an unordered read (DuckDB's row order
+    # varies between builds) would give a different estimate from the same data on every build.
+    table = feature_impact_table(
+        dbt.ref("ml_feature_adoption_cohort").order("user_id, feature_key").df(),
+        dbt.ref("dim_features").order("feature_key").df(),
+        window_days=int(dbt.config.meta_get("adoption_window_days")),
+        n_folds=int(dbt.config.meta_get("n_folds")),
+        refute=str(dbt.config.meta_get("refute")),
     )
+    return typed_relation(session, table, SCHEMA)

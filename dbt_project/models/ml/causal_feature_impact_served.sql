@@ -1,54 +1,6 @@
 {{ config(materialized='table') }}
 
 -- The contract of causal_feature_impact (contracts do not apply to Python models): the same rows, every column
--- cast to its declared type. Consumers read this model; the Python model may change shape only together with it.
--- `summary` is a DuckDB non-reserved keyword kept as a column name: it is the interface.
-select
-    cast(feature_key as varchar) as feature_key,
-    cast(feature_name as varchar) as feature_name,
-    cast(is_key_feature as boolean) as is_key_feature,
-    cast(horizon_days as integer) as horizon_days,
-    cast(outcome as varchar) as outcome,
-    cast(adoption_window_days as integer) as adoption_window_days,
-    cast(cohort_units as integer) as cohort_units,
-    cast(left_before_landmark as integer) as left_before_landmark,
-    cast(adopters as integer) as adopters,
-    cast(adoption_rate as double) as adoption_rate,
-    cast(adopters_by_day_6 as integer) as adopters_by_day_6,
-    cast(adopter_retention as double) as adopter_retention,
-    cast(non_adopter_retention as double) as non_adopter_retention,
-    cast(naive_estimate as double) as naive_estimate,
-    cast(naive_ci_low as double) as naive_ci_low,
-    cast(naive_ci_high as double) as naive_ci_high,
-    cast(ate_estimate as double) as ate_estimate,
-    cast(ate_ci_low as double) as ate_ci_low,
-    cast(ate_ci_high as double) as ate_ci_high,
-    cast(ate_std_error as double) as ate_std_error,
-    cast(ate_p_value as double) as ate_p_value,
-    cast(att_estimate as double) as att_estimate,
-    cast(att_ci_low as double) as att_ci_low,
-    cast(att_ci_high as double) as att_ci_high,
-    cast(ipw_ate_estimate as double) as ipw_ate_estimate,
-    cast(ipw_ate_ci_low as double) as ipw_ate_ci_low,
-    cast(ipw_ate_ci_high as double) as ipw_ate_ci_high,
-    cast(n as integer) as n,
-    cast(n_treated as integer) as n_treated,
-    cast(n_trimmed as integer) as n_trimmed,
-    cast(share_trimmed as double) as share_trimmed,
-    cast(ess_treated as double) as ess_treated,
-    cast(ess_control as double) as ess_control,
-    cast(propensity_treated_median as double) as propensity_treated_median,
-    cast(propensity_control_median as double) as propensity_control_median,
-    cast(max_abs_smd_before as double) as max_abs_smd_before,
-    cast(max_abs_smd_after as double) as max_abs_smd_after,
-    cast(worst_covariate_after as varchar) as worst_covariate_after,
-    cast(refutations_run as boolean) as refutations_run,
-    cast(placebo_passed as boolean) as placebo_passed,
-    cast(random_common_cause_passed as boolean) as random_common_cause_passed,
-    cast(data_subset_passed as boolean) as data_subset_passed,
-    cast(refutations_passed as boolean) as refutations_passed,
-    cast(reliable as boolean) as reliable,
-    cast(warnings as varchar) as warnings,
-    cast(summary as varchar) as summary,  -- noqa: RF04
-    cast(diagnostics as varchar) as diagnostics
-from {{ ref('causal_feature_impact') }}
+-- cast to the data_type declared in causal_feature_impact_served.yml, in that order (macros/served_contract.sql).
+-- Consumers read this model; the Python model may change shape only together with that yml.
+{{ served_contract('causal_feature_impact') }}

@@ -6,4 +6,8 @@ from pintel.tables import typed_relation
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    return typed_relation(session, metric_incidents(dbt.ref("metric_anomalies").df()), INCIDENT_SCHEMA)
+    # The charts go to the reports folder pintel passes as var('pintel_reports') (meta.reports_dir in the yml).
+    # A plain call: dbt finds the meta keys a Python model reads by parsing its calls, not inside `x or y`.
+    reports = dbt.config.meta_get("reports_dir")
+    incidents = metric_incidents(dbt.ref("metric_anomalies").df(), reports=reports or None)
+    return typed_relation(session, incidents, INCIDENT_SCHEMA)

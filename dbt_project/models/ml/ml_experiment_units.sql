@@ -1,8 +1,8 @@
 {{ config(materialized='table') }}
 
-{%- set conversion_event = var('experiment_conversion_event', 'checkout_completed') %}
-{%- set window_days = var('experiment_window_days', 14) %}
-{%- set pre_period_days = var('experiment_pre_period_days', 28) %}
+{%- set conversion_event = var('experiment_conversion_event') %}
+{%- set window_days = var('experiment_window_days') %}
+{%- set pre_period_days = var('experiment_pre_period_days') %}
 
 -- One row per user x feature-flag experiment, for every flag found in experiment_exposed events (properties
 -- flag / variant). The user's first exposure fixes the variant and day 0; converted = a conversion event on days

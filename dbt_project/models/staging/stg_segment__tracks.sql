@@ -1,5 +1,5 @@
 -- Every landed track message, typed, with the first validation rule it breaks (null when valid).
--- Reasons use the simulator's defect vocabulary; checks run in the order listed in the yml.
+-- The reasons and their order are the quarantine_reasons seed; keep the case branches below in that order.
 with
 
 source as (

@@ -1,0 +1,72 @@
+"""What a data-quality suite is: :class:`SuiteSpec` and the shapes of its loader and parameter functions.
+
+Kept apart from the registry (:mod:`.suites`) so the runner and the registry can both depend on it without
+depending on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pandas as pd
+
+if TYPE_CHECKING:
+    from great_expectations.expectations import Expectation
+
+Vars = Mapping[str, Any]
+"""The dbt project's vars as the build saw them (declared values with the run's ``--vars``)."""
+Loader = Callable[[duckdb.DuckDBPyConnection, Vars], pd.DataFrame]
+"""(read-only connection, the dbt project's vars as the build saw them) -> the frame to validate."""
+ParameterSource = Callable[[duckdb.DuckDBPyConnection, Vars], dict[str, Any]]
+"""(read-only connection, the dbt project's vars) -> values for the suite's ``$PARAMETER`` references."""
+ExpectationFactory = Callable[[], "list[Expectation]"]
+
+# DuckDB VARCHAR arrives as pandas 3's "str" dtype ("object" under pandas 2). Not a type list: GX's
+# expect_column_values_to_be_in_type_list compares against StringDtype(na_value=NA) and rejects pandas 3 "str".
+STRING_TYPE = "str" if int(pd.__version__.split(".")[0]) >= 3 else "object"
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """One loader query on the suite's read-only connection, as a frame."""
+    return con.execute(sql).df()
+
+
+def gx_expectations() -> Any:
+    """``great_expectations.expectations``, imported only when expectations are built: GX takes ~5 s to
+    import, which the Dagster code location must not pay on every load."""
+    import great_expectations.expectations as gxe
+
+    return gxe
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """One suite: the table it guards, whether it blocks, how to load its frame and what to expect of it.
+
+    ``load`` receives a read-only connection and the dbt project's vars (with the build's ``--vars``) and
+    returns the frame to validate; thresholds the SQL applies come from those vars, never from constants.
+    ``parameters`` (optional) receives the same and returns values for the ``$PARAMETER`` references in the
+    expectations. ``index_columns`` name the columns GX reports for each offending row, so a failure says
+    *which* rows. ``requires`` lists the tables the loader reads; when one is missing the suite errors, unless
+    it is ``optional`` (a table that legitimately does not exist yet), in which case it is skipped.
+    """
+
+    name: str
+    asset: str
+    critical: bool
+    description: str
+    load: Loader
+    expectations: ExpectationFactory
+    parameters: ParameterSource | None = None
+    index_columns: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    optional: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def severity(self) -> str:
+        """GX failure severity for this suite's expectations: critical suites block, the rest warn."""
+        return "critical" if self.critical else "warning"
