@@ -87,7 +87,7 @@ class DeliveryRules(BaseModel):
         if isinstance(policy, cls):
             return policy
         if isinstance(policy, str | Path):
-            return load_policy(policy)
+            return load_delivery_rules(policy)
         try:
             if isinstance(policy, Mapping):
                 return cls.model_validate(policy)
@@ -271,7 +271,9 @@ class Policy(DeliveryRules):
         try:
             return self.actions[key]
         except KeyError:
-            raise PolicyError(f"policy field actions.{key}: missing (every action the engine proposes needs rules)")
+            raise PolicyError(
+                f"policy field actions.{key}: missing (every action the engine proposes needs rules)"
+            ) from None
 
     def snoozed(self, target: str, at: datetime) -> Snooze | None:
         """The policy snooze covering ``target`` at data time ``at`` (naive UTC), if any."""
@@ -313,17 +315,36 @@ def validate_policy(data: Any, source: str = "policy", catalog: list[str] | None
     return policy
 
 
-def load_policy(path: str | Path | None = None, catalog: list[str] | None = None) -> Policy:
-    """Read and validate the policy YAML at ``path`` (default :func:`default_policy_path`)."""
-    path = Path(path) if path else default_policy_path()
+def _read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise PolicyError(f"policy file {path} does not exist (set PINTEL_POLICY or pass --policy)")
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
         raise PolicyError(f"{path.name}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
-    policy = validate_policy(data, path.name, catalog)
+
+
+def load_policy(path: str | Path | None = None, catalog: list[str] | None = None) -> Policy:
+    """Read and validate the policy YAML at ``path`` (default :func:`default_policy_path`)."""
+    path = Path(path) if path else default_policy_path()
+    policy = validate_policy(_read_yaml(path), path.name, catalog)
     policy._path = str(path)
     return policy
+
+
+def load_delivery_rules(path: str | Path | None = None) -> DeliveryRules:
+    """Only the delivery fields of the policy at ``path``: what ``pintel.act`` needs to route and cap.
+
+    The engine validates the whole file before it decides; delivery re-reads the fields it acts on, so a
+    deployment that runs delivery alone (or a test's minimal policy) still fails by field name, not by crash.
+    """
+    path = Path(path) if path else default_policy_path()
+    data = _read_yaml(path)
+    if not isinstance(data, Mapping):
+        raise PolicyError(f"{path.name}: expected a mapping of policy fields, got {type(data).__name__}")
+    try:
+        return DeliveryRules.model_validate(dict(data))
+    except ValidationError as exc:
+        raise PolicyError(_explain(exc, path.name)) from exc

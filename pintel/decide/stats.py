@@ -139,7 +139,7 @@ def conditional_poisson_p(exposed: CohortRates, unexposed: CohortRates, harmful:
     rate_e = (exposed.metric_before + 1.0) / (exposed.base_before + 1.0 / pooled)
     rate_u = (unexposed.metric_before + 1.0) / (unexposed.base_before + 1.0 / pooled)
     expect_e, expect_u = exposed.base_after * rate_e, unexposed.base_after * rate_u
-    k, n = int(round(exposed.metric_after)), int(round(exposed.metric_after + unexposed.metric_after))
+    k, n = round(exposed.metric_after), round(exposed.metric_after + unexposed.metric_after)
     if n == 0:
         return 1.0
     share = expect_e / (expect_e + expect_u)

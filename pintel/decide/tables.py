@@ -169,7 +169,9 @@ def append_outcomes(con: Any, rows: list[Mapping[str, Any]]) -> int:
     return _append(con, OUTCOMES, OUTCOME_COLUMNS, "outcome_id", rows)
 
 
-def _read(con: Any, table: str, columns: Mapping[str, str], where: str = "", params: list | None = None) -> pd.DataFrame:
+def _read(
+    con: Any, table: str, columns: Mapping[str, str], where: str = "", params: list | None = None
+) -> pd.DataFrame:
     schema, name = table.split(".")
     if not table_exists(con, schema, name):
         return pd.DataFrame({c: pd.Series(dtype=_dtype(k)) for c, k in columns.items()})

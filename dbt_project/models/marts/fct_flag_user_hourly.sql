@@ -1,8 +1,9 @@
 -- Every valid event of a flag's eligible users from var('flag_pre_period_days') days before the flag was first
 -- evaluated, counted per flag x user x event hour x arrival hour x event name x variant served (the user's
--- latest exposure of the flag at the event, carried forward; null before the first one). The input of the
--- rollout difference-in-differences (pintel.decide.rollouts): per-user counts before and after the change,
--- filtered to what had arrived by any decision hour.
+-- latest exposure of the flag at the event, carried forward; null before the first one) and is_treated (that
+-- variant is not an off / control one). The input of the rollout difference-in-differences
+-- (pintel.decide.rollouts): per-user counts before and after the change, filtered to what had arrived by any
+-- decision hour.
 with
 
 exposures as (
@@ -40,7 +41,8 @@ flag_events as (
         events.event_at,
         events.event_hour,
         date_trunc('hour', coalesce(events.received_at, events.event_at)) as received_hour,
-        exposures.variant as exposed_variant
+        exposures.variant as exposed_variant,
+        exposures.is_treated as exposed_treated
     from {{ ref('fct_events') }} as events
     inner join eligible
         on events.user_id = eligible.user_id
@@ -65,7 +67,12 @@ served as (
             partition by flag_key, user_id
             order by event_at, exposed_variant is null, message_id
             rows between unbounded preceding and current row
-        ) as variant
+        ) as variant,
+        last_value(exposed_treated ignore nulls) over (
+            partition by flag_key, user_id
+            order by event_at, exposed_variant is null, message_id
+            rows between unbounded preceding and current row
+        ) as is_treated
     from flag_events
 
 )
@@ -77,9 +84,10 @@ select
     received_hour,
     event_name,
     variant,
+    coalesce(is_treated, false) as is_treated,
     event_name in (
         {% for name in var('flag_exposure_events') %}'{{ name }}'{% if not loop.last %}, {% endif %}{% endfor %}
     ) as is_exposure_event,
     cast(count(*) as bigint) as events
 from served
-group by flag_key, user_id, event_hour, received_hour, event_name, variant
+group by flag_key, user_id, event_hour, received_hour, event_name, variant, coalesce(is_treated, false)
