@@ -1,7 +1,7 @@
 """``decide.action_outcomes``: did the action work? One row per acted-on decision once its horizon has passed.
 
 * ``rollback_flag`` -- the guardrail the rollback was about, for the users exposed when it was decided, against
-  the unexposed users: the last ``rollouts.post_hours`` before the decision against the horizon after it (a
+  the users still unexposed at the horizon (so a later ramp step cannot pass for a recovery): the last ``rollouts.post_hours`` before the decision against the horizon after it (a
   difference-in-differences, :func:`pintel.decide.stats.rate_did`). ``success`` when the harmful rate came
   back down (one-sided 2.5 % level), ``failure`` when it did not move the right way at all, else inconclusive.
 * ``churn_retention_list`` -- the churn of the contacted users against the random holdout over the churn
@@ -39,8 +39,9 @@ def _rollback(con: Any, policy: Policy, d: dict) -> dict | None:
     at, until = pd.Timestamp(d["as_of"]), pd.Timestamp(d["evaluate_after"])
     start = at - timedelta(hours=policy.rollouts.post_hours)
     counts = con.execute(
-        f"""with cohort as (
-                select user_id, first_treated_at < ? as exposed from {EXPOSURES} where flag_key = ?
+        f"""with cohort as (  -- exposed when decided, against users never exposed up to the horizon
+                select user_id, first_treated_at < ? as exposed from {EXPOSURES}
+                where flag_key = ? and (first_treated_at < ? or first_treated_at is null or first_treated_at >= ?)
             )
             select h.user_id, cohort.exposed,
                 case when h.event_name = ? then 'metric' else 'base' end as kind,
@@ -53,6 +54,8 @@ def _rollback(con: Any, policy: Policy, d: dict) -> dict | None:
         [
             at,
             d["target"],
+            at,
+            until,
             event,
             start,
             pd.Timestamp(evidence["live_at"]),
