@@ -20,7 +20,7 @@ import pandas as pd
 from pintel.decide import causal, churn, experiments, guards, incidents, rollouts
 from pintel.decide.candidate import Candidate, Context
 from pintel.decide.policy import Policy, load_policy
-from pintel.decide.tables import ACTING, DECISION_COLUMNS, append_decisions, ensure_schema, idempotency_key
+from pintel.decide.tables import ACTING, DECISION_COLUMNS, append_decisions, ensure_schema, idempotency_key, rows_frame
 from pintel.decide.value import price, success_rates
 from pintel.tables import table_exists
 
@@ -170,7 +170,7 @@ def decide(
             rows.append(row)
             history.record(row)
     added = 0 if dry_run else append_decisions(con, rows)
-    frame = pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
+    frame = rows_frame(rows, DECISION_COLUMNS)
     return DecisionRun(as_of, frame, added, status, switch[0], switch[1], skipped)
 
 

@@ -1,9 +1,10 @@
 """``decide.action_outcomes``: did the action work? One row per acted-on decision once its horizon has passed.
 
 * ``rollback_flag`` -- the guardrail the rollback was about, for the users exposed when it was decided, against
-  the users still unexposed at the horizon (so a later ramp step cannot pass for a recovery): the last ``rollouts.post_hours`` before the decision against the horizon after it (a
-  difference-in-differences, :func:`pintel.decide.stats.rate_did`). ``success`` when the harmful rate came
-  back down (one-sided 2.5 % level), ``failure`` when it did not move the right way at all, else inconclusive.
+  the users still unexposed at the horizon (so a later ramp step cannot pass for a recovery): the last
+  ``rollouts.post_hours`` before the decision against the horizon after it (a difference-in-differences,
+  :func:`pintel.decide.stats.rate_did`). ``success`` when the harmful rate came back down (one-sided 2.5 %
+  level), ``failure`` when it did not move the right way at all, else inconclusive.
 * ``churn_retention_list`` -- the churn of the contacted users against the random holdout over the churn
   horizon after the list's snapshot (Newcombe interval on the difference of proportions): ``success`` when
   the interval is below zero, ``failure`` when it is above zero, else inconclusive.

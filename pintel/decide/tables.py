@@ -117,7 +117,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _frame(rows: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:
+def rows_frame(rows: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:
+    """Rows as a frame of exactly ``columns``, JSON columns serialised (sorted keys), NaN as None."""
     records = []
     for row in rows:
         record = {}
@@ -143,7 +144,7 @@ def _append(con: Any, table: str, columns: Mapping[str, str], key: str, rows: li
     if not rows:
         return 0
     ensure_schema(con)
-    frame = _frame(rows, columns).drop_duplicates(subset=[key], keep="first")
+    frame = rows_frame(rows, columns).drop_duplicates(subset=[key], keep="first")
     names = ", ".join(f'"{c}"' for c in columns)
     casts = ", ".join(f'cast(new_rows."{c}" as {kind}) as "{c}"' for c, kind in columns.items())
     con.register("new_rows", frame)
