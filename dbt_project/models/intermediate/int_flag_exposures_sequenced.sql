@@ -1,5 +1,5 @@
-{%- set exposure_events = var('flag_exposure_events') %}
-{%- set off_variants = var('flag_off_variants') + [var('experiment_control_variant')] %}
+{%- set exposure_events = "'" ~ var('flag_exposure_events') | join("', '") ~ "'" %}
+{%- set off_variants = "'" ~ (var('flag_off_variants') + [var('experiment_control_variant')]) | join("', '") ~ "'" %}
 
 -- One row per valid exposure event (a feature flag or experiment evaluated for a user), with the variant it
 -- served and when the user's next exposure of the same flag superseded it: the intervals the flag marts join
@@ -18,7 +18,7 @@ exposure_events as (
         json_extract_string(properties, '$.flag') as flag_key,
         json_extract_string(properties, '$.variant') as variant
     from {{ ref('fct_events') }}
-    where event_name in ({% for name in exposure_events %}'{{ name }}'{% if not loop.last %}, {% endif %}{% endfor %})
+    where event_name in ({{ exposure_events }})
 
 )
 
@@ -28,9 +28,7 @@ select
     message_id,
     exposure_event,
     variant,
-    variant not in (
-        {% for name in off_variants %}'{{ name }}'{% if not loop.last %}, {% endif %}{% endfor %}
-    ) as is_treated,
+    variant not in ({{ off_variants }}) as is_treated,
     platform,
     event_at as served_from,
     lead(event_at) over (partition by flag_key, user_id order by event_at, message_id) as served_until,

@@ -1,3 +1,4 @@
+{%- set exposure_events = "'" ~ var('flag_exposure_events') | join("', '") ~ "'" %}
 -- Every valid event of a flag's eligible users from var('flag_pre_period_days') days before the flag was first
 -- evaluated, counted per flag x user x event hour x arrival hour x event name x variant served (the user's
 -- latest exposure of the flag at the event, carried forward; null before the first one) and is_treated (that
@@ -85,9 +86,7 @@ select
     event_name,
     variant,
     coalesce(is_treated, false) as is_treated,
-    event_name in (
-        {% for name in var('flag_exposure_events') %}'{{ name }}'{% if not loop.last %}, {% endif %}{% endfor %}
-    ) as is_exposure_event,
+    event_name in ({{ exposure_events }}) as is_exposure_event,
     cast(count(*) as bigint) as events
 from served
 group by flag_key, user_id, event_hour, received_hour, event_name, variant, coalesce(is_treated, false)
