@@ -60,7 +60,9 @@ def log(message: str) -> None:
 
 
 def settings(root: Path, landing: Path) -> Settings:
-    return Settings(home=root, landing=landing, warehouse=root / "pintel.duckdb", reports=root / "reports")
+    return Settings(
+        home=root, landing=landing, warehouse=root / "pintel.duckdb", dbt_target="duckdb", reports=root / "reports"
+    )
 
 
 def world(root: Path, cfg: SimConfig, select: list[str], actions=None) -> tuple[Path, Settings]:
@@ -108,7 +110,7 @@ def hourly(con, policy, begin: pd.Timestamp, hours: int, sources: list[str]) -> 
 
 
 def rollback_stage(root: Path, s: Settings, landing: Path, policy) -> dict:
-    work = root / "decide.duckdb"
+    work = root / "work.duckdb"
     shutil.copy2(s.warehouse, work)
     con = connect(work)
     out: dict = {}
@@ -193,7 +195,7 @@ def no_incidents_stage(out: Path, seed: int, policy) -> dict:
     landing, s = world(
         root, SimConfig(users=USERS, days=DAYS, seed=seed, incidents=False), [*FLAGS, "+metric_incidents_served"]
     )
-    work = root / "decide.duckdb"
+    work = root / "work.duckdb"
     shutil.copy2(s.warehouse, work)
     con = connect(work)
     try:
