@@ -79,3 +79,19 @@ def test_failed_critical_check_leaves_only_a_data_quality_escalation(warehouse, 
     row = stored.iloc[0]
     assert (row["decision"], row["source"], row["action_type"]) == ("escalate", "data_quality", "escalate")
     assert "fct_events" in row["rationale"] and row["severity"] == "critical"
+
+
+def test_invalid_policy_fails_the_dagster_asset_by_field(tmp_path, monkeypatch) -> None:
+    import dagster as dg
+
+    from dagster_defs.decisions import decisions
+    from dagster_defs.resources import PintelResource
+
+    bad = _write(tmp_path, lambda d: d["churn"].update(capacity_per_day="lots"))
+    monkeypatch.setenv("PINTEL_POLICY", bad)
+    monkeypatch.setenv("PINTEL_WAREHOUSE", str(tmp_path / "never.duckdb"))
+    result = dg.materialize([decisions], resources={"pintel": PintelResource()}, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "churn.capacity_per_day" in str(failure.event_specific_data.error)
+    assert not (tmp_path / "never.duckdb").exists()
