@@ -24,7 +24,7 @@ On the first seed only (unless ``--all-extras``):
   holdout) is replayed with ``--actions``; the treated-minus-holdout churn difference and its interval are
   compared with the planted effect (the replay's own with-play minus without-play truth for treated users).
 
-Results: ``<out>/bench_decide.json`` and a Markdown table on stdout (paste into BENCHMARKS.md).
+Results: ``<out>/bench_decide_<seeds>.json`` and a Markdown table on stdout (paste into BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -280,9 +280,10 @@ def run_seed(out: Path, seed: int, extras: bool, skip: set[str], policy) -> dict
     log(f"seed {seed}: hours to the first rollback {hours}")
     result["replay"] = replay_stage(root, cfg, landing, result["rollback"].get("new_editor", {}))
     result["experiment"] = experiment_decision(s, policy)
-    srm_root = out / f"s{seed}_srm"
-    _, srm = world(srm_root, SimConfig(users=USERS, days=DAYS, seed=seed, srm_loss=0.1), [*FLAGS, *EXPERIMENT])
-    result["experiment_srm"] = experiment_decision(srm, policy)
+    if "srm" not in skip:
+        srm_root = out / f"s{seed}_srm"
+        _, srm = world(srm_root, SimConfig(users=USERS, days=DAYS, seed=seed, srm_loss=0.1), [*FLAGS, *EXPERIMENT])
+        result["experiment_srm"] = experiment_decision(srm, policy)
     if extras and "no_incidents" not in skip:
         result["no_incidents"] = no_incidents_stage(out, seed, policy)
     if extras and "retention" not in skip:
@@ -299,7 +300,12 @@ def markdown(results: list[dict]) -> str:
     for r in results:
         rb, rp = r["rollback"], r.get("replay", {})
         exp = ", ".join(f"{d['decision']} {d['action_type']}" for d in r["experiment"]["decisions"])
-        srm = ", ".join(f"{d['decision']} {d['action_type']}" for d in r["experiment_srm"]["decisions"])
+        srm = (
+            ", ".join(
+                f"{d['decision']} {d['action_type']}" for d in r.get("experiment_srm", {"decisions": []})["decisions"]
+            )
+            or "not run"
+        )
         lines.append(
             f"| {r['seed']} | {rb['new_editor']['hours_to_rollback']} | {rb['new_sidebar']['rollbacks']} | "
             f"{rb['idempotency']['rows_added_on_rerun']} | {rp.get('errors_original')} / {rp.get('errors_replay')} / "
@@ -330,7 +336,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--all-extras", action="store_true", help="no_incidents and retention on every seed")
-    parser.add_argument("--skip", default="", help="comma-separated extras to skip: no_incidents,retention")
+    parser.add_argument("--skip", default="", help="comma-separated stages to skip: srm,no_incidents,retention")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     policy = bench_policy()
@@ -338,7 +344,9 @@ def main() -> None:
     results = []
     for i, seed in enumerate(args.seeds):
         results.append(run_seed(args.out, seed, args.all_extras or i == 0, skip, policy))
-        (args.out / "bench_decide.json").write_text(json.dumps(results, indent=2, default=str))
+        (args.out / f"bench_decide_{'_'.join(map(str, args.seeds))}.json").write_text(
+            json.dumps(results, indent=2, default=str)
+        )
     print(markdown(results))
 
 
