@@ -51,7 +51,7 @@ from pintel.simulate.actions import parse_actions  # noqa: E402
 
 USERS, DAYS = 5000, 90
 FLAGS = ["+fct_flag_user_hourly"]
-EXPERIMENT = ["ml_experiment_units", "experiment_results", "experiment_results_served"]
+EXPERIMENT = ["+experiment_results_served"]
 WITHIN_HOURS = 6
 
 
@@ -90,8 +90,12 @@ def manifest(landing: Path) -> dict:
 
 
 def starts(landing: Path) -> dict[str, pd.Timestamp]:
+    """Flag -> first planted step (naive UTC); a rollout not planted in this world (``--no-incidents`` drops the
+    bad one) has no schedule and is left out."""
     return {
-        r["flag"]: pd.Timestamp(r["planted_schedule"][0]["at"]).tz_localize(None) for r in manifest(landing)["rollouts"]
+        r["flag"]: pd.Timestamp(r["planted_schedule"][0]["at"]).tz_localize(None)
+        for r in manifest(landing)["rollouts"]
+        if r["planted_schedule"]
     }
 
 
