@@ -26,7 +26,6 @@ from pintel.incidents.attribution import attribute
 from pintel.incidents.config import IncidentConfig
 from pintel.incidents.describe import severity
 from pintel.incidents.detector import RESULT_COLUMNS, DetectorConfig, detect_frame
-from pintel.incidents.robust import detect
 from pintel.incidents.evaluate import IncidentScore, load_planted, match_incidents, score_incidents
 from pintel.incidents.grouping import group_incidents
 from pintel.incidents.pipeline import (
@@ -38,6 +37,7 @@ from pintel.incidents.pipeline import (
     metric_incidents,
     select_anomalies,
 )
+from pintel.incidents.robust import detect
 from pintel.incidents.series import daily_long, detect_metrics, hourly_long
 
 __all__ = [
