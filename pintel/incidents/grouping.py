@@ -294,6 +294,9 @@ def _incident_row(cluster: list[Run], cause: Segment) -> dict[str, object]:
     rel = dev / exp_sum if exp_sum != 0 else float("nan")
     peak = float(scores[peak_at])
     start = all_rows["ts"].min()
+    # impact against the metric's total over the same points when the cluster holds it, else the cause's own
+    total = [r.rows for r in cluster if r.dim is None and r.metric == basis_metric]
+    population = pd.concat(total)["expected"].sum() if total else exp_sum
     return {
         "incident_id": incident_id(start, cause.label),
         "start": start,
@@ -307,7 +310,7 @@ def _incident_row(cluster: list[Run], cause: Segment) -> dict[str, object]:
         "peak_score": peak,
         "relative_change": rel,
         "direction": "drop" if (dev < 0 if dev != 0 else peak < 0) else "spike",
-        "severity": severity(peak, rel),
+        "severity": severity(dev, float(population)),
         "n_points": len(all_rows),
         "n_series": len({(r.metric, r.dim, r.value) for r in cluster}),
     }

@@ -152,11 +152,20 @@ def select_anomalies(detected: pd.DataFrame, config: IncidentConfig | None = Non
         rows = rows[sid[rows] == sid[i]]
         keep.loc[rows] = True
     out = det[keep.to_numpy()].copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = out["observed"] / out["expected"] - 1.0
+    # impact of a flagged point: its deviation against the metric's total at that point (kept as breakdown)
+    totals = out.loc[out["segment_dim"].eq(ALL), ["metric", "grain", "ts", "expected"]]
+    population = (
+        out[["metric", "grain", "ts"]]
+        .merge(
+            totals.drop_duplicates(["metric", "grain", "ts"]).rename(columns={"expected": "_population"}), how="left"
+        )["_population"]
+        .to_numpy(dtype=float)
+    )
+    population = np.where(np.isnan(population), out["expected"].to_numpy(dtype=float), population)
+    deviation = (out["observed"] - out["expected"]).to_numpy(dtype=float)
     out["severity"] = [
-        severity(float(s), float(r)) if f else None
-        for s, r, f in zip(out["score"], rel.fillna(np.nan), out["is_anomaly"].astype(bool), strict=True)
+        severity(float(d), float(p)) if f else None
+        for d, p, f in zip(deviation, population, out["is_anomaly"].astype(bool), strict=True)
     ]
     out["is_anomaly"] = out["is_anomaly"].astype(bool)
     return out.sort_values([*SERIES_COLUMNS, "ts"], kind="mergesort").reset_index(drop=True)[ANOMALY_COLUMNS]
@@ -207,6 +216,13 @@ def _series(anomalies: pd.DataFrame, metric: str, grain: str, dim: str, value: s
         & anomalies["segment_value"].eq(value)
     )
     return anomalies[sel].sort_values("ts").set_index("ts")
+
+
+def _population(anomalies: pd.DataFrame, metric: str, grain: str, run: pd.DataFrame) -> float:
+    """The metric's total expected over the run's points (the run's own expected where the total is missing)."""
+    total = _series(anomalies, metric, grain, ALL, ALL)
+    expected = total["expected"].reindex(run.index)
+    return float(expected.fillna(run["expected"]).sum())
 
 
 def _own_rows(episode: Episode) -> pd.DataFrame:
@@ -295,7 +311,9 @@ def _incident_record(
         "peak_score": peak_score,
         "relative_change": rel,
         "explained_share": share,
-        "severity": severity(peak_score, rel),
+        "severity": severity(
+            float((run["observed"] - run["expected"]).sum()), _population(anomalies, metric, grain, run)
+        ),
         "top_contributors": contributors,
         "segments": ",".join(sorted(labels)),
         "n_points": len(members),
