@@ -315,7 +315,24 @@ def decide_cause(members: pd.DataFrame, anomalies: pd.DataFrame, roots: Sequence
             if OVERALL in roots:  # a proportional slice of a move of the total: the total's incident
                 return OVERALL
         return roots[0]
-    return roots[0]
+    return _largest_concentrated(members, anomalies, candidates) or roots[0]
+
+
+def _largest_concentrated(members: pd.DataFrame, anomalies: pd.DataFrame, candidates: Sequence[str]) -> Segment | None:
+    """Without a total to compare on (the total and the segments watched through different views: a dense total
+    hourly, a sparse channel through a 6-hour sum), the flagged segment whose move is concentrated in it and
+    largest (summed |observed - expected| of its flagged points), if any."""
+    best: tuple[float, Segment] | None = None
+    for text in candidates:
+        dim, _, value = text.partition("=")
+        segment = Segment(dim, value)
+        if concentrated(members, anomalies, segment) is not True:
+            continue
+        own = members[members["segment_dim"].eq(dim) & members["segment_value"].astype(str).eq(value)]
+        size = float((own["observed"] - own["expected"]).abs().sum())
+        if best is None or size > best[0]:
+            best = (size, segment)
+    return None if best is None else best[1]
 
 
 def deviations_overlap(members: pd.DataFrame, anomalies: pd.DataFrame, a: Segment, b: Segment) -> bool:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pintel.incidents.attribution import CONCENTRATION, concentrated, deviations_overlap
+from pintel.incidents.attribution import CONCENTRATION, deviations_overlap
 from pintel.incidents.describe import incident_id, severity
 from pintel.incidents.series import ALL, DAY, HOUR, OVERALL, Segment, batch, family, step, window_hours
 
@@ -417,8 +417,10 @@ def episodes(flagged: pd.DataFrame, anomalies: pd.DataFrame, min_share: float) -
                 continue
             if deviations_overlap(pd.concat([a.members, b.members]), anomalies, ra, rb):
                 parent[find(j)] = find(i)
-    # A cluster of a segment whose move is a proportional part of a concurrent move of the total (every event
-    # name falling with the whole product) is that move seen through a slice: one episode, the total's.
+    # The total and a concurrent segment moving the same way on one of its metrics are one event: a segment
+    # whose move is a proportional part of the total's (every event name falling with the whole product) is
+    # the total's move seen through a slice, and a total moved by a concentrated segment is that segment's
+    # incident (the chain rule misses it when sparse runs share few timestamps). The cause is decided after.
     for i, a in enumerate(clusters):
         if not a.roots[0].is_overall:
             continue
@@ -427,7 +429,8 @@ def episodes(flagged: pd.DataFrame, anomalies: pd.DataFrame, min_share: float) -
             if j == i or rb.is_overall or a.direction != b.direction or find(i) == find(j):
                 continue
             (a0, a1), (b0, b1) = a.covered(), b.covered()
-            if a0 <= b1 + gap and b0 <= a1 + gap and concentrated(b.members, anomalies, rb) is False:
+            shared_metric = bool(set(a.members["metric"]) & set(b.members["metric"]))
+            if a0 <= b1 + gap and b0 <= a1 + gap and shared_metric:
                 parent[find(j)] = find(i)
     merged: dict[int, Episode] = {}
     for i, cluster in enumerate(clusters):
