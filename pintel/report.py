@@ -55,13 +55,38 @@ def warehouse_summary(settings: Settings) -> str:
     return "\n".join(lines)
 
 
+def _churn_lines(con) -> list[str]:
+    """ROC-AUC / ECE per scorer and, at the cost-weighted high-risk threshold, the seeds' churn metrics (here, not
+    in pintel.churn, so the summary does not import scikit-learn)."""
+    cols = "model, roc_auc, ece, recall_14d, high_risk_precision, expected_cost, cost_flag_none, cost_flag_all"
+    cols += ", max(high_risk_threshold) over ()"
+    if "recall_14d" not in {r[0] for r in con.execute("describe ml.ml_churn_metrics").fetchall()}:
+        cols = "model, roc_auc, ece"  # a warehouse built before the operating point existed
+    rows = con.execute(f"select {cols} from ml.ml_churn_metrics").fetchall()
+
+    def fmt(value, spec=".3f"):
+        return "-" if value is None or value != value else format(value, spec)
+
+    lines = ["churn model, held-out later window (ROC-AUC / ECE"]
+    if rows and len(rows[0]) > 3:
+        lines[0] += f"; high risk = p >= {fmt(rows[0][-1])}: churners flagged 14+ days ahead, high-risk precision,"
+        lines[0] += " cost per user vs flagging none / all"
+    lines[0] += "):"
+    for model, auc, ece, *rest in rows:
+        line = f"  {model:<10} {fmt(auc)} / {fmt(ece)}"
+        if len(rest) > 1:
+            recall, precision, cost, none, every, _ = rest
+            line += f"  recall {fmt(recall, '.0%')}  precision {fmt(precision, '.0%')}"
+            line += f"  cost {fmt(cost, '.2f')} vs {fmt(none, '.2f')} / {fmt(every, '.2f')}"
+        lines.append(line)
+    return lines
+
+
 def _ml_sections(con, present: set[str]) -> list[str]:
     """What the models concluded, when their tables exist: one line each, the detail stays in the tables."""
     lines: list[str] = []
     if "ml.ml_churn_metrics" in present:
-        lines.append("churn model, held-out later window (ROC-AUC / ECE):")
-        for model, auc, ece in con.execute("select model, roc_auc, ece from ml.ml_churn_metrics").fetchall():
-            lines.append(f"  {model:<10} {auc or float('nan'):.3f} / {ece or float('nan'):.3f}")
+        lines += _churn_lines(con)
     sections = (
         ("ml.experiment_results_served", "experiments:", "select summary from ml.experiment_results_served"),
         (

@@ -8,6 +8,9 @@ time-ordered windows and compared with a recency baseline and, on simulated data
 * ``v1`` :class:`LogisticChurnModel` -- transparent, exact contributions, close to calibrated as-is;
 * ``v2`` :class:`BoostedChurnModel` -- boosted trees for non-linear effects, calibrated on a later window.
 
+Both are moved to the latest realised churn rate by a prior-shift adjustment (:mod:`pintel.churn.calibration`),
+and "high risk" starts at the retention play's cost-weighted threshold (:class:`RetentionCosts`).
+
 Entry points: :func:`train_models`, :func:`score` (the public scoring function), :func:`evaluate`, and the
 monitoring trio :func:`drift_report` / :func:`realised_outcomes` / :func:`retrain_needed`. The dbt Python
 models call :mod:`pintel.churn.dbt_models`.
@@ -16,6 +19,7 @@ models call :mod:`pintel.churn.dbt_models`.
 from __future__ import annotations
 
 from pintel.churn.boosted import BoostedChurnModel
+from pintel.churn.calibration import PriorShift, apply_shift, fit_prior_shift
 from pintel.churn.columns import (
     CHURN_DATE_COL,
     DATE_COL,
@@ -37,12 +41,15 @@ from pintel.churn.logistic import LogisticChurnModel
 from pintel.churn.model import ChurnModel, EncodedRows
 from pintel.churn.monitor import (
     RetrainThresholds,
+    clock_features,
     drift_report,
     psi,
     psi_status,
     realised_outcomes,
     retrain_needed,
+    weighted_psi,
 )
+from pintel.churn.operating import RetentionCosts
 from pintel.churn.registry import REGISTRY_COLUMNS, dump_model, load_model, load_model_from_registry
 from pintel.churn.score import score, score_columns
 from pintel.churn.split import latest_snapshot, time_split
@@ -64,11 +71,15 @@ __all__ = [
     "EncodedRows",
     "FeatureSpec",
     "LogisticChurnModel",
+    "PriorShift",
+    "RetentionCosts",
     "RetrainThresholds",
     "TrainedModels",
+    "apply_shift",
     "as_binary_labels",
     "baseline_score",
     "calibration_plot",
+    "clock_features",
     "discover_features",
     "drift_report",
     "dump_model",
@@ -76,6 +87,7 @@ __all__ = [
     "evaluate",
     "expected_calibration_error",
     "fit_baseline",
+    "fit_prior_shift",
     "latest_snapshot",
     "load_model",
     "load_model_from_registry",
@@ -87,4 +99,5 @@ __all__ = [
     "score_columns",
     "time_split",
     "train_models",
+    "weighted_psi",
 ]

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from pintel.churn.columns import DATE_COL, ID_COL, LABEL_COL, ORACLE_COL, EmptySnapshotError
+from pintel.churn.operating import RetentionCosts
 from pintel.churn.registry import latest_registry
 from pintel.churn.schemas import METRICS_SCHEMA, MONITORING_SCHEMA, PREDICTION_SCHEMA, REGISTRY_SCHEMA
 from pintel.churn.warehouse import (
@@ -53,12 +54,25 @@ def scoring_snapshot_date(dates_rel: Any) -> dt.date | None:
     return as_date(dates_rel.aggregate("max(churn_scoring_snapshot_date)").fetchone()[0])
 
 
-def run_registry(session: Any, features_rel: Any, labels_rel: Any, *, seed: int = SEED) -> Any:
-    """``ml_model_registry``: new rows for this run's models, or none while history is insufficient."""
+def run_registry(
+    session: Any,
+    features_rel: Any,
+    labels_rel: Any,
+    *,
+    seed: int = SEED,
+    costs: Mapping[str, Any] | RetentionCosts | None = None,
+) -> Any:
+    """``ml_model_registry``: new rows for this run's models, or none while history is insufficient.
+
+    ``costs`` is the yml's ``meta.churn_costs`` (``{false_positive, false_negative}``, the dbt vars
+    ``churn_cost_false_positive`` / ``churn_cost_false_negative``): the high-risk band starts at
+    ``c_fp / (c_fp + c_fn)``.
+    """
     labelled = _labelled(features_rel, labels_rel)
     if insufficient_history(labelled) is not None:
         return typed_relation(session, pd.DataFrame(columns=list(REGISTRY_SCHEMA)), REGISTRY_SCHEMA)
-    return typed_relation(session, train_registry(labelled, seed=seed), REGISTRY_SCHEMA)
+    rows = train_registry(labelled, seed=seed, costs=RetentionCosts.from_meta(costs))
+    return typed_relation(session, rows, REGISTRY_SCHEMA)
 
 
 def run_predictions(
@@ -97,10 +111,12 @@ def run_metrics(
     *,
     horizon_days: int | str,
     plot_path: str | Path | None = None,
+    costs: Mapping[str, Any] | RetentionCosts | None = None,
 ) -> Any:
     """``ml_churn_metrics``: :func:`~pintel.churn.warehouse.evaluate_holdout` of the latest models.
 
-    Churn dates are ``dim_users.churn_date`` (``users_rel``); ``horizon_days`` is ``churn_horizon_days``. The
+    Churn dates are ``dim_users.churn_date`` (``users_rel``); ``horizon_days`` is ``churn_horizon_days``;
+    ``costs`` is ``meta.churn_costs`` (as for :func:`run_registry`: the operating point's columns). The
     calibration PNG is written to ``plot_path`` (default ``<Settings.reports>/churn/calibration.png``).
     """
     registry = latest_registry(registry_rel.df())
@@ -119,6 +135,7 @@ def run_metrics(
         truth=truth,
         churn_date=churn_dates,
         plot_path=path,
+        costs=RetentionCosts.from_meta(costs),
     )
     return typed_relation(session, metrics, METRICS_SCHEMA)
 

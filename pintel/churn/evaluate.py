@@ -21,15 +21,18 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from pintel.churn.columns import CHURN_DATE_COL, DATE_COL, ID_COL, EmptySnapshotError, as_binary_labels
+from pintel.churn.operating import RetentionCosts, cost_summary
 
 __all__ = [
     "EVALUATION_COLUMNS",
     "MIN_LEAD_DAYS",
+    "OPERATING_COLUMNS",
     "calibration_plot",
     "early_flag_rows",
     "early_flag_share",
     "evaluate",
     "expected_calibration_error",
+    "flagged_early_share",
     "top_fraction_flags",
 ]
 
@@ -46,7 +49,16 @@ EVALUATION_COLUMNS = [
     "early_flag_churners",
     "n",
     "positives",
+    "high_risk_threshold",
+    "recall_14d",
+    "high_risk_precision",
+    "high_risk_share",
+    "expected_cost",
+    "cost_flag_none",
+    "cost_flag_all",
 ]
+#: The operating-point columns (NaN when :func:`evaluate` gets no costs).
+OPERATING_COLUMNS = EVALUATION_COLUMNS[EVALUATION_COLUMNS.index("high_risk_threshold") :]
 
 #: Default notice a retention play needs: a churner counts as flagged early only at least this many days
 #: before the churn date (a business choice, not a warehouse rule; ``ml_churn_metrics`` takes it from meta).
@@ -135,12 +147,42 @@ def early_flag_share(
     if churn_date_col not in df.columns or id_col not in df.columns or date_col not in df.columns:
         return math.nan
     flags = top_fraction_flags(df[score_col], df[date_col], fraction)
+    return flagged_early_share(
+        df,
+        flags,
+        horizon_days=horizon_days,
+        id_col=id_col,
+        date_col=date_col,
+        churn_date_col=churn_date_col,
+        min_lead_days=min_lead_days,
+    )
+
+
+def flagged_early_share(
+    df: pd.DataFrame,
+    flags: np.ndarray,
+    *,
+    horizon_days: int,
+    id_col: str = ID_COL,
+    date_col: str = DATE_COL,
+    churn_date_col: str = CHURN_DATE_COL,
+    min_lead_days: int = MIN_LEAD_DAYS,
+) -> float:
+    """Share of the churners with an :func:`early_flag_rows` row (churn ``min_lead_days``..``horizon_days``
+    after a snapshot) that ``flags`` marks on at least one such row; NaN without such churners.
+
+    With top-decile flags this is ``early_flag_share``; with ``p >= high_risk_threshold`` flags it is the
+    seeds' success metric ``recall_14d``: the share of churners the high-risk band named at least 14 days
+    before they churned.
+    """
+    if churn_date_col not in df.columns or id_col not in df.columns or date_col not in df.columns:
+        return math.nan
     eligible_row = early_flag_rows(
         df, horizon_days=horizon_days, date_col=date_col, churn_date_col=churn_date_col, min_lead_days=min_lead_days
     )
     if not eligible_row.any():
         return math.nan
-    per_user = pd.Series(flags[eligible_row]).groupby(df[id_col].to_numpy()[eligible_row]).any()
+    per_user = pd.Series(np.asarray(flags)[eligible_row]).groupby(df[id_col].to_numpy()[eligible_row]).any()
     return float(per_user.mean())
 
 
@@ -163,6 +205,7 @@ def evaluate(
     top_fraction: float = 0.10,
     ece_bins: int = 10,
     min_lead_days: int = MIN_LEAD_DAYS,
+    costs: RetentionCosts | None = None,
 ) -> pd.DataFrame:
     """Compare several scorers on the same labelled rows; one output row per scorer.
 
@@ -177,6 +220,12 @@ def evaluate(
 
     ``horizon_days`` is the label's horizon (``churn_horizon_days``); it is required when the frame has
     ``churn_date_col``, because the early-flag window is only meaningful relative to the label it judges.
+
+    With ``costs`` (:class:`~pintel.churn.operating.RetentionCosts`) the operating point is reported too
+    (:data:`OPERATING_COLUMNS`): the cost-weighted ``high_risk_threshold``; ``recall_14d``, the share of
+    churners flagged high-risk at least ``min_lead_days`` before their churn date (:func:`flagged_early_share`);
+    the band's precision and share of rows; and the realised cost per user-snapshot at the threshold beside
+    flagging nobody and everybody (:func:`~pintel.churn.operating.cost_summary`).
     """
     if label_col not in df_test_scored.columns:
         raise ValueError(f"label column {label_col!r} not in the scored frame")
@@ -230,9 +279,40 @@ def evaluate(
                 "early_flag_churners": churners,
                 "n": len(y),
                 "positives": int(y.sum()),
+                **_operating_point(data, y, p, costs, horizon_days, id_col, date_col, churn_date_col, min_lead_days),
             }
         )
     return pd.DataFrame(rows, columns=EVALUATION_COLUMNS)
+
+
+def _operating_point(
+    data: pd.DataFrame,
+    y: np.ndarray,
+    p: np.ndarray,
+    costs: RetentionCosts | None,
+    horizon_days: int | None,
+    id_col: str,
+    date_col: str,
+    churn_date_col: str,
+    min_lead_days: int,
+) -> dict[str, float]:
+    if costs is None:
+        return dict.fromkeys(OPERATING_COLUMNS, math.nan)
+    out = cost_summary(y, p, costs)
+    out["recall_14d"] = (
+        math.nan
+        if horizon_days is None
+        else flagged_early_share(
+            data,
+            p >= costs.threshold,
+            horizon_days=horizon_days,
+            id_col=id_col,
+            date_col=date_col,
+            churn_date_col=churn_date_col,
+            min_lead_days=min_lead_days,
+        )
+    )
+    return {k: out[k] for k in OPERATING_COLUMNS}
 
 
 def calibration_plot(

@@ -11,6 +11,7 @@ every fitted version carries, so every stored prediction can be traced to the ex
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from pintel.churn.calibration import apply_shift
 from pintel.churn.features import MISSING_CATEGORY, FeatureSpec
 
 __all__ = [
@@ -127,7 +129,10 @@ class ChurnModel(ABC):
     """A fitted churn model version. Subclasses say how they fit, predict and attribute; see the module doc.
 
     ``estimator`` produces the log-odds used for explanations; ``reference`` holds the value each feature is
-    compared against in reasons (named by the class's :attr:`reference_label`).
+    compared against in reasons (named by the class's :attr:`reference_label`). ``logit_shift`` is the
+    prior-shift adjustment (:mod:`pintel.churn.calibration`) added to the calibrated log-odds: fitted on the
+    latest labelled snapshots before the test window, so the held-out evaluation judges it honestly;
+    :meth:`for_serving` moves it to the newest labelled snapshots for scoring.
     """
 
     #: How reasons name the reference value, e.g. "(21 vs typical 3)".
@@ -147,6 +152,7 @@ class ChurnModel(ABC):
     train_start: pd.Timestamp
     train_end: pd.Timestamp
     warnings: list[str] = field(default_factory=list)
+    logit_shift: float = 0.0
 
     @classmethod
     @abstractmethod
@@ -176,7 +182,16 @@ class ChurnModel(ABC):
 
     def predict_proba(self, data: pd.DataFrame | EncodedRows) -> np.ndarray:
         """Calibrated probability of churning within the label horizon, per row of ``data``."""
-        return self._probability(self._rows(data).matrix)
+        return apply_shift(self._probability(self._rows(data).matrix), self.logit_shift)
+
+    def for_serving(self) -> Self:
+        """This model with the prior shift solved on the newest fully labelled snapshots (the test window's,
+        ``params["serving_prior_shift"]``), which is what scoring today's snapshot should use; itself when the
+        model has none (trained before the shift existed)."""
+        serving = self.params.get("serving_prior_shift")
+        if not serving:
+            return self
+        return dataclasses.replace(self, logit_shift=float(serving["delta"]))
 
     def risk_bands(self, probability: np.ndarray, thresholds: Mapping[str, float] | None = None) -> np.ndarray:
         """``"high"`` at or above ``thresholds["high"]``, ``"medium"`` at or above ``["medium"]``, else ``"low"``;

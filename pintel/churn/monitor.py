@@ -1,5 +1,10 @@
 """Model monitoring: feature drift (PSI), realised performance of matured predictions, retrain decision.
 
+Drift counts only where it can hurt: each feature's PSI is weighted by the model's own importance (its share of
+the mean absolute log-odds contribution, stored at training time), and *clock* features -- a user's age,
+tenure, days since signup, which grow by the elapsed days between snapshots by construction -- are reported
+but never trip the flag (:func:`clock_features` finds them in the data; no feature name is special).
+
 Churn labels arrive one label horizon (the dbt var ``churn_horizon_days``) late, so monitoring has two
 clocks. Drift (:func:`drift_report`) is available the moment a new snapshot lands and is the early warning;
 realised performance (:func:`realised_outcomes`) is the ground truth but lags by that horizon.
@@ -27,11 +32,13 @@ __all__ = [
     "PSI_STABLE",
     "REALISED_COLUMNS",
     "RetrainThresholds",
+    "clock_features",
     "drift_report",
     "psi",
     "psi_status",
     "realised_outcomes",
     "retrain_needed",
+    "weighted_psi",
 ]
 
 #: Floor for empty bins: keeps PSI finite when a bin is empty on one side, small enough (0.01 %) that it
@@ -42,6 +49,10 @@ PSI_STABLE = 0.10
 PSI_MODERATE = 0.25
 
 _MISSING = "__missing__"
+
+#: A numeric feature is a *clock* when, for at least this share of users seen in two consecutive snapshots, it
+#: grew by exactly the days between them (tenure, account age). Not 100 %: a reset or a NULL must not hide it.
+CLOCK_SHARE = 0.95
 
 REALISED_COLUMNS = [
     "model_version",
@@ -111,14 +122,45 @@ def psi_status(value: float) -> str:
     return "moderate" if value < PSI_MODERATE else "drifted"
 
 
+def clock_features(
+    frame: pd.DataFrame, features: Sequence[str], *, id_col: str = ID_COL, date_col: str = DATE_COL
+) -> list[str]:
+    """Numeric ``features`` that advance with the calendar: within a user, consecutive snapshots differ by the
+    days between them for at least :data:`CLOCK_SHARE` of the pairs. Their distribution shifts whenever the
+    user base ages (a closed cohort, a slowing signup rate), so PSI on them is drift by construction."""
+    if id_col not in frame.columns or date_col not in frame.columns or frame.empty:
+        return []
+    ordered = frame.sort_values([id_col, date_col], kind="mergesort")
+    same_user = (ordered[id_col] == ordered[id_col].shift()).to_numpy()
+    elapsed = pd.to_datetime(ordered[date_col]).diff().dt.days.to_numpy(dtype=np.float64, na_value=np.nan)
+    out = []
+    for feature in features:
+        if feature not in ordered.columns or _is_categorical(ordered[feature]):
+            continue
+        values = ordered[feature].to_numpy(dtype=np.float64, na_value=np.nan)
+        step = np.diff(values, prepend=np.nan)
+        pairs = same_user & ~np.isnan(step) & ~np.isnan(elapsed) & (elapsed > 0)
+        if pairs.sum() and (np.abs(step[pairs] - elapsed[pairs]) <= 0.5).mean() >= CLOCK_SHARE:
+            out.append(feature)
+    return out
+
+
 def drift_report(
-    train_df: pd.DataFrame, current_df: pd.DataFrame, features: Sequence[str], *, bins: int = 10
+    train_df: pd.DataFrame,
+    current_df: pd.DataFrame,
+    features: Sequence[str],
+    *,
+    bins: int = 10,
+    importance: Mapping[str, float] | None = None,
+    clock: Sequence[str] = (),
 ) -> pd.DataFrame:
     """PSI of each feature in ``current_df`` (e.g. the latest snapshot) against ``train_df``.
 
     Pass the model's own feature list (``model.features``) so the report covers exactly what the model sees;
     for ``train_df`` re-select the training window recorded in the registry (``train_start``..``train_end``).
-    Returns columns ``feature``, ``psi``, ``status``, sorted by PSI descending so the worst offenders lead.
+    Returns columns ``feature``, ``psi``, ``status``, ``importance`` (``importance``'s share, renormalised over
+    the non-clock features; NaN without it) and ``clock``, sorted by PSI descending so the worst offenders
+    lead. ``clock`` features (:func:`clock_features`) get status ``"clock"`` and importance 0.
     A feature missing from ``current_df`` raises: a silently missing column is worse than a loud failure.
     """
     if current_df.empty:
@@ -128,8 +170,23 @@ def drift_report(
         raise ValueError(f"drift_report(): features missing from the training or current frame: {missing}")
     rows = [{"feature": f, "psi": psi(train_df[f], current_df[f], bins)} for f in features]
     out = pd.DataFrame(rows, columns=["feature", "psi"])
-    out["status"] = out["psi"].map(psi_status)
+    out["clock"] = out["feature"].isin(list(clock))
+    out["status"] = out["psi"].map(psi_status).where(~out["clock"], "clock")
+    if importance is None:
+        out["importance"] = np.nan
+    else:
+        weight = out["feature"].map(lambda f: float(importance.get(f, 0.0))).where(~out["clock"], 0.0)
+        total = weight.sum()
+        out["importance"] = weight / total if total > 0 else weight
+    out = out[["feature", "psi", "status", "importance", "clock"]]
     return out.sort_values(["psi", "feature"], ascending=[False, True], ignore_index=True)
+
+
+def weighted_psi(drift_df: pd.DataFrame) -> float:
+    """Importance-weighted PSI of a :func:`drift_report` (clock features weigh 0); NaN without importances."""
+    if "importance" not in drift_df.columns or drift_df["importance"].isna().all():
+        return math.nan
+    return float((drift_df["psi"] * drift_df["importance"].fillna(0.0)).sum())
 
 
 def realised_outcomes(
@@ -142,8 +199,12 @@ def realised_outcomes(
     date_col: str = DATE_COL,
     label_col: str = LABEL_COL,
     prob_col: str = "churn_probability",
+    by_snapshot: bool = False,
 ) -> pd.DataFrame:
     """Realised AUC / Brier / ECE of past predictions whose label horizon has passed.
+
+    ``by_snapshot`` gives one row per snapshot too (``window_start == window_end``): calibration judged week by
+    week, so a change in the churn rate shows as the ECE of the weeks after it instead of being averaged away.
 
     Joins stored predictions (``user_id, snapshot_date, churn_probability, model_version[, model_hash]``) to
     the feature table's labels on ``(id_col, date_col)``. Only predictions at least ``min_age_days`` (the
@@ -174,6 +235,8 @@ def realised_outcomes(
     joined = preds[preds[date_col] <= cutoff].merge(labels, on=[id_col, date_col], how="inner")
 
     group_cols = [c for c in ("model_version", "model_hash") if c in joined.columns]
+    if by_snapshot:
+        group_cols.append(date_col)
     rows = []
     for key, part in joined.groupby(group_cols, sort=True) if group_cols else [((), joined)]:
         key_tuple = key if isinstance(key, tuple) else (key,)
@@ -198,13 +261,20 @@ class RetrainThresholds:
     """When to retrain. Defaults are deliberately conservative: retraining is cheap, but a model swap
     changes every risk list, so it should happen for a reason someone can read.
 
-    * ``psi``: a feature at or above this PSI counts as drifted (0.25 = the conventional "drifted" line);
-    * ``max_drifted_features``: retrain when *more* than this many features drifted (0 = any);
+    * ``weighted_psi``: retrain when the importance-weighted PSI (:func:`weighted_psi`) reaches this (0.10, the
+      conventional "moderate" line, for the model's inputs as a whole);
+    * ``psi`` / ``min_importance``: a feature carrying at least ``min_importance`` of the model's importance
+      counts as drifted at or above this PSI (0.25 = the conventional "drifted" line); without importances
+      (a model trained before they were stored) every non-clock feature counts;
+    * ``max_drifted_features``: retrain when *more* than this many such features drifted (0 = any);
+    * clock features (``drift_df["clock"]``) never count;
     * ``min_roc_auc`` / ``max_ece`` / ``max_brier``: realised-performance floors/ceilings (None = unused);
     * ``min_realised_n``: ignore realised metrics computed on fewer matured predictions than this.
     """
 
     psi: float = PSI_MODERATE
+    weighted_psi: float = PSI_STABLE
+    min_importance: float = 0.05
     max_drifted_features: int = 0
     min_roc_auc: float | None = 0.70
     max_ece: float | None = 0.05
@@ -235,10 +305,24 @@ def retrain_needed(
         limits = RetrainThresholds(**thresholds)
 
     reasons: list[str] = []
-    drifted = drift_df[drift_df["psi"] >= limits.psi]
+    counted = drift_df[~drift_df["clock"]] if "clock" in drift_df.columns else drift_df
+    if "importance" in counted.columns and counted["importance"].notna().any():
+        counted = counted[counted["importance"] >= limits.min_importance]
+    drifted = counted[counted["psi"] >= limits.psi]
     if len(drifted) > limits.max_drifted_features:
-        detail = ", ".join(f"{r.feature} (psi {r.psi:.2f})" for r in drifted.itertuples())
-        reasons.append(f"{len(drifted)} feature(s) drifted beyond psi {limits.psi:g}: {detail}")
+        detail = ", ".join(
+            f"{r.feature} (psi {r.psi:.2f}"
+            + (
+                f", importance {r.importance:.2f})"
+                if "importance" in r._fields and not math.isnan(r.importance)
+                else ")"
+            )
+            for r in drifted.itertuples()
+        )
+        reasons.append(f"{len(drifted)} feature(s) that matter drifted beyond psi {limits.psi:g}: {detail}")
+    overall = weighted_psi(drift_df)
+    if not math.isnan(overall) and overall >= limits.weighted_psi:
+        reasons.append(f"importance-weighted psi {overall:.3f} >= {limits.weighted_psi:g}")
 
     if realised_metrics is None:
         records: list[Mapping] = []

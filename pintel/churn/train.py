@@ -9,6 +9,7 @@ model that made it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -21,11 +22,13 @@ import sklearn
 from sklearn.isotonic import IsotonicRegression
 
 from pintel.churn.boosted import BoostedChurnModel
+from pintel.churn.calibration import PriorShift, apply_shift, fit_prior_shift, recent_mask
 from pintel.churn.columns import DATE_COL, ID_COL, LABEL_COL, ORACLE_COL, EmptySnapshotError, as_binary_labels
 from pintel.churn.evaluate import evaluate
 from pintel.churn.features import discover_features
 from pintel.churn.logistic import LogisticChurnModel
-from pintel.churn.model import ChurnModel, TrainingContext, thread_limit
+from pintel.churn.model import RISK_BAND_QUANTILES, ChurnModel, TrainingContext, model_hash, thread_limit
+from pintel.churn.operating import RetentionCosts
 from pintel.churn.registry import registry_frame
 from pintel.churn.split import time_split
 
@@ -34,6 +37,7 @@ __all__ = [
     "BaselineModel",
     "TrainedModels",
     "baseline_score",
+    "finalise_calibration",
     "fit_baseline",
     "train_models",
 ]
@@ -128,6 +132,74 @@ def _fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def _window_shift(model: ChurnModel, window: pd.DataFrame, label_col: str, date_col: str) -> PriorShift:
+    """The prior shift that takes ``model``'s probabilities to ``window``'s latest realised churn rate
+    (:func:`~pintel.churn.calibration.recent_mask` picks the newest snapshots with enough churners)."""
+    y = as_binary_labels(window[label_col], label_col)
+    recent = recent_mask(window[date_col], y)
+    rows = window[recent]
+    return fit_prior_shift(model.predict_proba(rows), y[recent], rows[date_col])
+
+
+#: Rows of the calibrate window (evenly spaced) whose contributions measure each feature's importance.
+IMPORTANCE_ROWS = 5_000
+
+
+def feature_importance(model: ChurnModel, window: pd.DataFrame) -> dict[str, float]:
+    """Each feature's share of the mean absolute log-odds contribution on ``window`` (evenly spaced rows, at
+    most :data:`IMPORTANCE_ROWS`): what monitoring weighs a feature's drift by. Model-agnostic, from the same
+    contributions the reasons use."""
+    rows = window.iloc[np.unique(np.linspace(0, len(window) - 1, min(len(window), IMPORTANCE_ROWS)).astype(int))]
+    weight = model.contributions(rows).abs().mean()
+    total = float(weight.sum())
+    return {f: round(float(w) / total, 6) if total > 0 else 0.0 for f, w in weight.items()}
+
+
+def finalise_calibration(
+    model: ChurnModel,
+    calibrate: pd.DataFrame,
+    test: pd.DataFrame,
+    *,
+    costs: RetentionCosts | None,
+    fingerprint: str,
+    label_col: str = LABEL_COL,
+    date_col: str = DATE_COL,
+) -> ChurnModel:
+    """``model`` with its prior shifts, operating point and bands, re-hashed.
+
+    * ``logit_shift``: solved on the newest snapshots of the *calibrate* window (the latest labelled data
+      before the test window), so ``ml_churn_metrics`` judges the adjusted model on later data it never saw.
+    * ``params["serving_prior_shift"]``: the same, solved on the newest snapshots of the *test* window, the
+      most recent fully labelled data there is; :meth:`~pintel.churn.model.ChurnModel.for_serving` uses it
+      to score today's snapshot.
+    * ``params["feature_importance"]``: :func:`feature_importance` on the calibrate window (drift weights).
+    * Bands: ``high`` at the cost-weighted threshold ``costs.threshold`` when costs are given (else the 90th
+      percentile of the adjusted calibrate probabilities), ``medium`` at their 70th percentile, capped at
+      ``high`` (so a low threshold leaves the medium band empty rather than above high).
+    """
+    backtest = _window_shift(model, calibrate, label_col, date_col)
+    shifted = dataclasses.replace(model, logit_shift=backtest.delta)
+    serving = _window_shift(shifted, test, label_col, date_col)
+    calibrated = apply_shift(model.predict_proba(calibrate), backtest.delta)
+    quantiles = {band: float(np.quantile(calibrated, q)) for band, q in RISK_BAND_QUANTILES.items()}
+    high = costs.threshold if costs is not None else quantiles["high"]
+    bands = {"high": high, "medium": min(quantiles["medium"], high)}
+    params = {
+        **model.params,
+        "risk_band_thresholds": bands,
+        "prior_shift": backtest.as_params(),
+        "serving_prior_shift": {**serving.as_params(), "delta": round(backtest.delta + serving.delta, 6)},
+        "feature_importance": feature_importance(model, calibrate),
+        **(costs.as_params() if costs is not None else {}),
+    }
+    return dataclasses.replace(
+        shifted,
+        band_thresholds=bands,
+        params=params,
+        model_hash=model_hash(model.version, model.features, params, fingerprint),
+    )
+
+
 def _check_both_classes(y: np.ndarray, window: str) -> None:
     if y.min() == y.max():
         raise ValueError(f"the {window} window has only label {int(y[0])}; need churners and non-churners")
@@ -150,6 +222,7 @@ def train_models(
     baseline_feature: str = "days_since_last_active",
     trained_at: pd.Timestamp | str | None = None,
     n_threads: int | None = None,
+    costs: RetentionCosts | None = None,
 ) -> TrainedModels:
     """Train v1 and v2 (and the recency baseline) on a :func:`~pintel.churn.split.time_split` of ``df``.
 
@@ -164,6 +237,9 @@ def train_models(
     * ``v1_params`` / ``v2_params`` override the classes' ``DEFAULT_V1_PARAMS`` / ``DEFAULT_V2_PARAMS``.
     * ``n_threads`` caps OpenMP threads while fitting (see :func:`~pintel.churn.model.thread_limit`); results
       do not depend on it.
+    * Then :func:`finalise_calibration`: the prior-shift adjustment to the latest realised churn rate and the
+      high-risk band at the cost-weighted threshold of ``costs`` (quantile bands without costs). The hash
+      then also covers the test window's content, whose labels the serving shift reads.
 
     Raises :class:`EmptySnapshotError` for an empty frame or no labelled rows, ``ValueError`` for missing
     columns, duplicate ``(id, date)`` rows, non-binary labels, a window with a single class, or an all-NULL
@@ -224,6 +300,13 @@ def train_models(
     overrides = {"v1": v1_params, "v2": v2_params}
     with thread_limit(n_threads):
         v1, v2 = (MODEL_CLASSES[v].fit(v, context, overrides[v]) for v in ("v1", "v2"))
+        fingerprint = _fingerprint(pd.concat([train[fit_cols], calibrate[fit_cols], test[fit_cols]], ignore_index=True))
+        v1, v2 = (
+            finalise_calibration(
+                m, calibrate, test, costs=costs, fingerprint=fingerprint, label_col=label_col, date_col=date_col
+            )
+            for m in (v1, v2)
+        )
 
     baseline = None
     if baseline_feature in train.columns and train[baseline_feature].notna().any():

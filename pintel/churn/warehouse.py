@@ -32,7 +32,15 @@ import pandas as pd
 
 from pintel.churn.columns import CHURN_DATE_COL, DATE_COL, ID_COL, LABEL_COL, ORACLE_COL, EmptySnapshotError
 from pintel.churn.evaluate import MIN_LEAD_DAYS, calibration_plot, evaluate
-from pintel.churn.monitor import RetrainThresholds, drift_report, realised_outcomes, retrain_needed
+from pintel.churn.monitor import (
+    RetrainThresholds,
+    clock_features,
+    drift_report,
+    realised_outcomes,
+    retrain_needed,
+    weighted_psi,
+)
+from pintel.churn.operating import RetentionCosts
 from pintel.churn.registry import latest_registry, load_model_from_registry
 from pintel.churn.schemas import METRICS_SCHEMA, MONITORING_SCHEMA, PREDICTION_SCHEMA, REGISTRY_SCHEMA
 from pintel.churn.score import score
@@ -113,8 +121,11 @@ def train_registry(
     seed: int = SEED,
     n_threads: int | None = N_THREADS,
     trained_at: pd.Timestamp | str | None = None,
+    costs: RetentionCosts | None = None,
 ) -> pd.DataFrame:
     """Train v1 and v2 on ``training`` (:func:`training_frame`) and return their registry rows.
+
+    ``costs`` (the dbt vars ``churn_cost_false_positive`` / ``_negative``) set the high-risk threshold.
 
     Columns are :data:`REGISTRY_SCHEMA`: the library's registry row plus the three window bounds and sizes,
     the training notes (``warnings``, also copied into ``params["warnings"]``: e.g. "feature column
@@ -123,7 +134,7 @@ def train_registry(
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # recorded in trained.warnings; a dbt log line would be lost anyway
-        trained = train_models(training, seed=seed, n_threads=n_threads, trained_at=trained_at)
+        trained = train_models(training, seed=seed, n_threads=n_threads, trained_at=trained_at, costs=costs)
     rows = trained.registry_rows(include_blob=True)
     windows = {"train": trained.train, "calibrate": trained.calibrate, "test": trained.test}
     for name, frame in windows.items():
@@ -139,14 +150,15 @@ def train_registry(
 def predict_snapshot(
     registry: pd.DataFrame, snapshot: pd.DataFrame, version: str, *, n_threads: int | None = N_THREADS
 ) -> pd.DataFrame:
-    """Score one snapshot's feature rows with the latest registered model of ``version``.
+    """Score one snapshot's feature rows with the latest registered model of ``version``, adjusted to the
+    newest fully labelled snapshots' churn rate (:meth:`~pintel.churn.model.ChurnModel.for_serving`).
 
     Columns are :data:`PREDICTION_SCHEMA` (``snapshot_date`` as ``datetime.date``). Raises
     :class:`EmptySnapshotError` when the snapshot has no users and ``LookupError`` without a model.
     """
     if snapshot.empty:
         raise EmptySnapshotError("the scoring snapshot has no users")
-    model = load_model_from_registry(registry, version)
+    model = load_model_from_registry(registry, version).for_serving()
     scored = score(model, snapshot, reasons=True, n_reasons=3, n_threads=n_threads)
     scored[DATE_COL] = _dates(scored[DATE_COL]).dt.date
     return scored.sort_values([ID_COL], kind="mergesort", ignore_index=True)[list(PREDICTION_SCHEMA)]
@@ -223,6 +235,7 @@ def evaluate_holdout(
     churn_date: pd.DataFrame | None = None,
     plot_path: str | Path | None = None,
     min_lead_days: int = MIN_LEAD_DAYS,
+    costs: RetentionCosts | None = None,
 ) -> pd.DataFrame:
     """Evaluate the latest v1 / v2, the recency baseline and the oracle on the held-out test window.
 
@@ -230,13 +243,15 @@ def evaluate_holdout(
     registry) lies after the calibrate window, so nothing in it was seen when fitting or calibrating. Scores
     come from :func:`score_holdout`. ``churn_date`` (``dim_users``: ``user_id, churn_date``) enables
     ``early_flag_share`` over the label horizon ``horizon_days`` with ``min_lead_days`` of notice. With
-    ``plot_path`` the reliability plot of every scorer is written there. Columns: :data:`METRICS_SCHEMA`.
+    ``plot_path`` the reliability plot of every scorer is written there. ``costs`` add the operating point
+    (high-risk threshold, ``recall_14d``, band precision, cost vs flagging nobody / everybody) for every
+    scorer at the same threshold. Columns: :data:`METRICS_SCHEMA`.
     """
     test, score_cols, hashes = score_holdout(registry, labelled, truth=truth)
     ref = _reference(registry)
     if churn_date is not None:
         test = test.merge(churn_date[[ID_COL, CHURN_DATE_COL]], on=ID_COL, how="left")
-    metrics = evaluate(test, LABEL_COL, score_cols, horizon_days=horizon_days, min_lead_days=min_lead_days)
+    metrics = evaluate(test, LABEL_COL, score_cols, horizon_days=horizon_days, min_lead_days=min_lead_days, costs=costs)
     plot = None
     if plot_path is not None:
         plot = str(calibration_plot(test, LABEL_COL, score_cols, plot_path))
@@ -246,6 +261,30 @@ def evaluate_holdout(
     metrics["test_start"], metrics["test_end"] = test_dates.min().date(), test_dates.max().date()
     metrics["calibration_plot"] = plot
     return metrics[list(METRICS_SCHEMA)]
+
+
+def _latest_week(weekly: pd.DataFrame) -> pd.DataFrame:
+    """The newest matured snapshot of the newest model hash, named for the retrain reasons: calibration error
+    of the latest week counts on its own, so a recent change is not averaged away by older weeks."""
+    if weekly.empty:
+        return weekly
+    latest = weekly.sort_values(["window_end", "model_hash"], kind="mergesort").tail(1).copy()
+    latest["model_version"] = latest["model_version"] + " (snapshot " + latest["window_end"].dt.date.astype(str) + ")"
+    return latest
+
+
+def _realised_rows(base: dict[str, Any], check: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {
+            **base,
+            "check_type": check,
+            "model_hash": r["model_hash"],
+            **{k: r[k] for k in ("n", "positives", "roc_auc", "brier", "ece")},
+            "window_start": as_date(r["window_start"]),
+            "window_end": as_date(r["window_end"]),
+        }
+        for r in frame.to_dict("records")
+    ]
 
 
 def _thresholds(value: RetrainThresholds | Mapping[str, Any] | None) -> RetrainThresholds:
@@ -267,9 +306,14 @@ def monitoring_frame(
 
     * ``drift`` rows: PSI of each model feature in the latest *scored* snapshot of that version against the
       registry's training window of the current model.
+    * ``drift`` rows carry the model's ``importance`` of the feature (clock features: status ``clock``, 0).
     * ``realised`` rows: :func:`~pintel.churn.monitor.realised_outcomes` of the stored predictions at least
-      one label horizon (``horizon_days``) old whose label is now known, one row per model hash that made them.
-    * ``decision`` row: ``retrain_needed`` and the readable ``reasons`` (``; ``-separated); copied onto every
+      one label horizon (``horizon_days``) old whose label is now known, one row per model hash that made them;
+      ``realised_snapshot`` rows: the same per snapshot (``window_start == window_end``), so ECE on realised
+      outcomes is visible week by week.
+    * ``decision`` row: ``psi`` holds the importance-weighted PSI; ``retrain_needed`` (drift of the features
+      that matter, realised AUC / ECE pooled and of the latest matured week) and the readable ``reasons``
+      (``; ``-separated); copied onto every
       row of the version so any slice of the table carries it. A version without a trained model or
       without predictions gets a ``no_model`` / ``no_predictions`` decision row that says so.
 
@@ -301,25 +345,27 @@ def monitoring_frame(
         scored_date = _dates(preds[DATE_COL]).max()
         train = _window(feats, reg["train_start"], reg["train_end"])
         current = feats[feats[DATE_COL] == scored_date]
-        drift = drift_report(train, current, json.loads(reg["features"]))
+        model_features = json.loads(reg["features"])
+        importance = json.loads(reg["params"]).get("feature_importance")
+        clock = clock_features(feats, model_features)
+        drift = drift_report(train, current, model_features, importance=importance, clock=clock)
         realised = realised_outcomes(preds, labels, min_age_days=horizon_days)
-        needed, reasons = retrain_needed(drift, realised, limits)
+        weekly = realised_outcomes(preds, labels, min_age_days=horizon_days, by_snapshot=True)
+        needed, reasons = retrain_needed(drift, pd.concat([realised, _latest_week(weekly)]), limits)
         version_rows = [
-            {**base, "check_type": "drift", "feature": r.feature, "psi": r.psi, "psi_status": r.status}
+            {
+                **base,
+                "check_type": "drift",
+                "feature": r.feature,
+                "psi": r.psi,
+                "psi_status": r.status,
+                "importance": r.importance,
+            }
             for r in drift.itertuples()
         ]
-        for r in realised.to_dict("records"):
-            version_rows.append(
-                {
-                    **base,
-                    "check_type": "realised",
-                    "model_hash": r["model_hash"],
-                    **{k: r[k] for k in ("n", "positives", "roc_auc", "brier", "ece")},
-                    "window_start": as_date(r["window_start"]),
-                    "window_end": as_date(r["window_end"]),
-                }
-            )
-        version_rows.append({**base, "check_type": "decision"})
+        for check, frame in (("realised", realised), ("realised_snapshot", weekly)):
+            version_rows += _realised_rows(base, check, frame)
+        version_rows.append({**base, "check_type": "decision", "psi": weighted_psi(drift)})
         text = "; ".join(reasons) if reasons else "no retrain rule tripped"
         if realised.empty:
             text += f" (no predictions {horizon_days}+ days old with a known outcome yet)"

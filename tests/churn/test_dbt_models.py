@@ -187,6 +187,18 @@ def test_metrics_rows_for_every_scorer_with_values_in_range(runs: dict) -> None:
     assert metrics.loc["v2", "roc_auc"] > 0.75 and metrics.loc["oracle", "roc_auc"] >= metrics.loc["v2", "roc_auc"]
     assert metrics.loc["v2", "ece"] < 0.05  # calibrated on a later window; a 1 200-user test window is noisy
     assert metrics["early_flag_share"].notna().all()
+    # the operating point: one cost-weighted threshold (dbt vars) for every scorer, and the seeds' metrics
+    project_vars = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    c_fp, c_fn = project_vars["churn_cost_false_positive"], project_vars["churn_cost_false_negative"]
+    assert np.allclose(metrics["high_risk_threshold"], c_fp / (c_fp + c_fn))
+    for col in ("recall_14d", "high_risk_precision", "high_risk_share"):
+        assert metrics[col].between(0, 1).all(), col
+    assert (
+        (metrics["expected_cost"] < metrics[["cost_flag_none", "cost_flag_all"]].min(axis=1))
+        .loc[["v2", "oracle"]]
+        .all()
+    )
+    assert metrics.loc["oracle", "recall_14d"] >= metrics.loc["baseline", "recall_14d"]
     registry = runs["registry"].sort_values("trained_at").groupby("version").tail(1).set_index("version")
     assert metrics.loc["v2", "model_hash"] == registry.loc["v2", "model_hash"]
     assert (metrics["test_start"] == registry.loc["v2", "test_start"]).all()
@@ -212,8 +224,16 @@ def test_monitoring_scores_matured_predictions_and_decides(runs: dict) -> None:
         assert len(decision) == 1 and rows["retrain_needed"].nunique() == 1 and rows["reasons"].nunique() == 1
         needed, reasons = bool(decision["retrain_needed"].iloc[0]), decision["reasons"].iloc[0]
         assert needed == (not reasons.startswith("no retrain rule tripped"))
-        if (drift["psi"] >= 0.25).any():  # the configured threshold (meta.retrain_thresholds.psi)
+        # tenure grows with the calendar: reported, weightless, never a reason
+        assert drift.set_index("feature").loc["tenure_days", "psi_status"] == "clock" and "tenure" not in reasons
+        assert drift["importance"].sum() == pytest.approx(1.0)
+        counted = drift[(drift["psi_status"] != "clock") & (drift["importance"] >= 0.05)]
+        if (counted["psi"] >= 0.25).any():  # the configured thresholds (meta.retrain_thresholds)
             assert needed and "drifted beyond psi 0.25" in reasons
+        assert decision["psi"].iloc[0] == pytest.approx((drift["psi"] * drift["importance"]).sum())
+        weekly = rows[rows["check_type"] == "realised_snapshot"]
+        assert len(weekly) >= 1 and (weekly["window_start"] == weekly["window_end"]).all()
+        assert weekly["ece"].between(0, 1).all() and set(weekly["model_hash"]) == {cut_hash}
 
 
 def test_rerun_with_same_data_and_seed_gives_identical_predictions(runs: dict) -> None:
@@ -309,8 +329,22 @@ def test_young_warehouse_has_no_model_and_says_why(runs: dict) -> None:
 def test_registry_blob_reproduces_the_stored_predictions(runs: dict) -> None:
     preds = _predictions(runs, "v2")
     last = preds[preds["snapshot_date"] == preds["snapshot_date"].max()]
-    model = load_model_from_registry(runs["registry"], "v2", last["model_hash"].iloc[0])
+    # scored with the prior shift of the newest labelled snapshots (params["serving_prior_shift"])
+    model = load_model_from_registry(runs["registry"], "v2", last["model_hash"].iloc[0]).for_serving()
+    assert model.logit_shift == model.params["serving_prior_shift"]["delta"]
     features = runs["features_full"]
     snapshot = features[features["snapshot_date"] == last["snapshot_date"].iloc[0]]
     proba = pd.Series(model.predict_proba(snapshot), index=snapshot["user_id"].to_numpy())
     np.testing.assert_allclose(proba.reindex(last["user_id"]).to_numpy(), last["churn_probability"].to_numpy())
+
+
+def test_summary_reports_the_seeds_churn_metrics(runs: dict) -> None:
+    from pintel.report import warehouse_summary
+
+    metrics = runs["metrics"]
+    text = warehouse_summary(runs["settings"])
+    assert f"high risk = p >= {metrics['high_risk_threshold'].iloc[0]:.3f}" in text
+    v2 = next(line for line in text.splitlines() if line.strip().startswith("v2 "))
+    assert f"recall {metrics.loc['v2', 'recall_14d']:.0%}" in v2
+    assert f"precision {metrics.loc['v2', 'high_risk_precision']:.0%}" in v2
+    assert f"cost {metrics.loc['v2', 'expected_cost']:.2f} vs {metrics.loc['v2', 'cost_flag_none']:.2f}" in v2

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from pintel.churn import TrainedModels, drift_report, latest_snapshot, psi, realised_outcomes, retrain_needed, score
+from pintel.churn.monitor import clock_features, weighted_psi
 
 
 def test_psi_same_vs_shifted_distribution() -> None:
@@ -27,7 +28,7 @@ def test_drift_report_and_retrain_decision(trained: TrainedModels, panel: pd.Dat
     features = trained.v2.features
     current = latest_snapshot(trained.test)
     report = drift_report(trained.train, current, features)
-    assert list(report.columns) == ["feature", "psi", "status"] and len(report) == len(features)
+    assert list(report.columns) == ["feature", "psi", "status", "importance", "clock"] and len(report) == len(features)
     # tenure only grows in a closed cohort with no new sign-ups: it is *supposed* to drift here
     assert report.iloc[0]["feature"] == "tenure_days" and report.iloc[0]["status"] == "drifted"
     stable = report[report["feature"] != "tenure_days"]
@@ -52,3 +53,32 @@ def test_drift_report_and_retrain_decision(trained: TrainedModels, panel: pd.Dat
     assert needed and "days_since_last_active" in reasons[0]
     needed, reasons = retrain_needed(stable, {"model_version": "v2", "roc_auc": 0.6, "ece": 0.01, "n": 10_000})
     assert needed and "roc_auc" in reasons[0]
+
+
+def test_clock_features_drift_by_construction_and_never_trip_the_flag(
+    trained: TrainedModels, panel: pd.DataFrame
+) -> None:
+    features = trained.v2.features
+    clock = clock_features(panel, features)
+    assert clock == ["tenure_days"]  # grows by 7 a week; nothing else in the panel does
+    current = latest_snapshot(trained.test)
+    importance = trained.v2.params["feature_importance"]
+    assert set(importance) == set(features) and sum(importance.values()) == pytest.approx(1.0, abs=1e-4)
+    report = drift_report(trained.train, current, features, importance=importance, clock=clock).set_index("feature")
+    # tenure drifts beyond the 0.25 line in this closed cohort, but it is a clock: no weight, no vote
+    assert report.loc["tenure_days", "psi"] > 0.25 and report.loc["tenure_days", "status"] == "clock"
+    assert report.loc["tenure_days", "importance"] == 0.0 and report["importance"].sum() == pytest.approx(1.0)
+    assert weighted_psi(report) < 0.1
+    assert retrain_needed(report.reset_index(), None) == (False, [])
+    # without the clock marking, the same report trips the flag on tenure alone (what main did every run)
+    plain = drift_report(trained.train, current, features)
+    needed, reasons = retrain_needed(plain, None)
+    assert needed and "tenure_days" in reasons[0]
+
+    # the feature that matters most moving trips it, weighted by its importance
+    top = max((f for f in features if f not in clock), key=lambda f: importance[f])
+    categorical = top in trained.v2.spec.categorical
+    moved = current.assign(**{top: "enterprise" if categorical else current[top] * 3 + 10})
+    shifted = drift_report(trained.train, moved, features, importance=importance, clock=clock)
+    needed, reasons = retrain_needed(shifted, None)
+    assert needed and top in " ".join(reasons)

@@ -10,5 +10,6 @@ def model(dbt, session):
         dbt.ref("activity_hourly").df(),
         dbt.ref("active_users_daily").df(),
         dbt.ref("signups_daily").df(),
+        event_taxonomy=dbt.ref("event_taxonomy").df(),
     )
     return typed_relation(session, anomalies, ANOMALY_SCHEMA)

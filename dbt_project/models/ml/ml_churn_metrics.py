@@ -16,4 +16,5 @@ def model(dbt, session):
         dbt.ref("dim_users"),
         truth,
         horizon_days=dbt.config.meta_get("churn_horizon_days"),
+        costs=dbt.config.meta_get("churn_costs"),
     )
