@@ -53,7 +53,8 @@ $(DAGSTER_HOME)/dagster.yaml: dagster_defs/dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	rm -f $(PINTEL_WAREHOUSE) $(PINTEL_WAREHOUSE).wal
 	pintel simulate --users $(DEMO_USERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED) --out $(PINTEL_LANDING) --overwrite
-	dagster job execute -m dagster_defs -j pintel_daily
+	# decisions, then actions in Slack dry run (no token: the Block Kit is rendered and stored, nothing is posted)
+	env -u PINTEL_SLACK_BOT_TOKEN dagster job execute -m dagster_defs -j pintel_daily
 	pintel summary
 	pintel dq
 	@echo "Dagster UI: make ui  (http://127.0.0.1:3000)"

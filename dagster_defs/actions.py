@@ -1,6 +1,6 @@
 """The ``act/actions`` asset: deliver the latest decisions (flag changes, Slack) and their outcomes.
 
-Thin: the logic is ``pintel.act.deliver``. Register it in ``definitions.py`` by adding ``actions`` to ``ASSETS``;
+Thin: the logic is ``pintel.act.deliver``. Downstream of ``decide/decisions`` and ``decide/action_outcomes``;
 its asset check ``actions_delivered`` (non-blocking) fails while any message is left ``failed`` in the outbox.
 """
 
@@ -45,7 +45,7 @@ def _recent(con: Any, table: str, since: Any) -> pd.DataFrame:
 
 @dg.asset(
     key=ACTIONS_KEY,
-    deps=[["decide", "decisions"]],
+    deps=[["decide", "decisions"], ["decide", "action_outcomes"]],
     group_name="actions",
     kinds={"slack", "duckdb"},
     description=(

@@ -2,7 +2,9 @@
 
 import dagster as dg
 
+from dagster_defs.actions import actions
 from dagster_defs.dbt import DBT_ASSETS
+from dagster_defs.decisions import action_outcomes, data_quality_escalation, decide_after_failed_quality, decisions
 from dagster_defs.ingestion import raw_tables
 from dagster_defs.jobs import full_pipeline_job, ingest_and_build_job
 from dagster_defs.quality import quality_checks
@@ -10,15 +12,15 @@ from dagster_defs.reporting import metrics_digest
 from dagster_defs.resources import RESOURCES
 from dagster_defs.sensors import daily_schedule, landing_sensor
 
-ASSETS = [raw_tables, *DBT_ASSETS, metrics_digest]
+ASSETS = [raw_tables, *DBT_ASSETS, metrics_digest, decisions, action_outcomes, actions]
 ASSET_KEYS = {key for assets in ASSETS for key in assets.keys}
 
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=quality_checks(ASSET_KEYS),
-    jobs=[ingest_and_build_job, full_pipeline_job],
+    jobs=[ingest_and_build_job, full_pipeline_job, decide_after_failed_quality],
     schedules=[daily_schedule],
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, data_quality_escalation],
     resources=RESOURCES,
     executor=dg.in_process_executor,
 )

@@ -111,4 +111,11 @@ def _ml_sections(con, present: set[str]) -> list[str]:
             rows = con.execute(sql).fetchall()
             lines.append(title)
             lines += [f"  - {row[0]}" for row in rows] or ["  (none)"]
+    if "decide.decisions" in present:
+        from pintel.decide.summary import decisions_lines
+
+        lines += decisions_lines(con)
+    from pintel.act.summary import actions_lines
+
+    lines += actions_lines(con)
     return lines

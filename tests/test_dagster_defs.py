@@ -40,7 +40,16 @@ def test_definitions_load_with_the_whole_asset_graph(defs: dg.Definitions) -> No
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"raw/events", "raw/identifies", "raw/ingested_files", "raw/custom_events"} <= keys
-    assert {"reports/metrics_digest"} <= keys
+    assert {"reports/metrics_digest", "decide/decisions", "decide/action_outcomes", "act/actions"} <= keys
+    assert graph.get(dg.AssetKey(["act", "actions"])).parent_keys == {
+        dg.AssetKey(["decide", "decisions"]),
+        dg.AssetKey(["decide", "action_outcomes"]),
+    }
+    decision_inputs = graph.get(dg.AssetKey(["decide", "decisions"])).parent_keys
+    assert {
+        dg.AssetKey(["marts", "fct_flag_user_hourly"]),
+        dg.AssetKey(["ml", "metric_incidents_served"]),
+    } <= decision_inputs
     model_names = {key.split("/")[-1] for key in keys}
     assert _manifest_models() <= model_names
     checks = {key.name for key in graph.asset_check_keys}
@@ -53,6 +62,9 @@ def test_definitions_load_with_the_whole_asset_graph(defs: dg.Definitions) -> No
     assert defs.get_sensor_def("landing_sensor")
     assert defs.get_schedule_def("pintel_daily_schedule").cron_schedule == "0 6 * * *"
     assert defs.get_job_def("ingest_and_build") and defs.get_job_def("pintel_daily")
+    assert defs.get_sensor_def("data_quality_escalation")
+    escalation = defs.get_job_def("decide_after_failed_quality").asset_layer.selected_asset_keys
+    assert escalation == {dg.AssetKey(["decide", "decisions"]), dg.AssetKey(["act", "actions"])}
 
 
 #: dbt vars for the pipeline's runs, through the resource's environment ($PINTEL_DBT_VARS): no refutations, which

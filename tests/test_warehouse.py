@@ -33,8 +33,11 @@ MART_TABLES = (
 )
 
 
-def build(settings: Settings):
-    """The warehouse proper (the ML models have their own tests and need more history than these fixtures)."""
+def build(settings: Settings, *select: str):
+    """The warehouse proper (the ML models have their own tests and need more history than these fixtures), or
+    only the lineage of ``select`` when a test reads just those models."""
+    if select:
+        return _build(settings, select=[f"+{model}" for model in select])
     return _build(settings, exclude=["path:models/ml"])
 
 
@@ -203,7 +206,7 @@ def test_foreign_csv_builds_dau_and_retention(tmp_path: Path, small_sim: Path) -
     )
     assert ok.exit_code == 0, ok.output
     settings = _settings(tmp_path / "wh", landing)
-    build(settings)
+    build(settings, "active_users_daily", "retention_cohorts", "int_events_quarantined")
     export["date"] = pd.to_datetime(export["happened_at"].dropna()).dt.date
     expected = export.dropna(subset=["account", "date"]).groupby("date")["account"].nunique()
     got = query(settings.warehouse, "select activity_date, dau from marts.active_users_daily where segment_dim = 'all'")
@@ -222,7 +225,7 @@ def test_jsonl_batches_are_validated_the_same_way(tmp_path: Path) -> None:
         SimConfig(users=150, days=14, seed=8, fmt="jsonl", defect_rate=0.03, incidents=False), tmp_path / "landing"
     )
     settings = _settings(tmp_path / "wh", tmp_path / "landing")
-    build(settings)
+    build(settings, "fct_events", "int_events_quarantined")
     reasons = query(
         settings.warehouse,
         "select quarantine_reason, count(*) as n from intermediate.int_events_quarantined group by 1",

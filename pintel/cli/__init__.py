@@ -21,6 +21,9 @@ COMMANDS = {
     "flags": "pintel.cli.flags:flags_group",
     "kill-switch": "pintel.cli.flags:kill_switch_group",
     "ask": "pintel.cli.ask:ask_cmd",
+    "decide": "pintel.cli.decide:decide_cmd",
+    "outcomes": "pintel.cli.decide:outcomes_cmd",
+    "snooze": "pintel.cli.decide:snooze_cmd",
 }
 
 

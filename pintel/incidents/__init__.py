@@ -5,7 +5,10 @@
 point judged from its past only. The rest turns the warehouse's metric marts into incidents:
 
 ==================  ===================================================================================
-``detector``        the generic detector (``detect``, ``detect_frame``); ``detector_core`` its numpy core
+``robust``          the generic detector ``detect`` for real series of any kind: data-chosen seasonality,
+                    thresholds from a false-alarm budget (false episodes per series per 30 days)
+``detector``        the incident pipeline's count detector (``detect_frame`` over many series at a fixed
+                    threshold); ``detector_core`` its numpy core
 ``config``          :class:`IncidentConfig`, the knobs every later stage reads
 ``series``          views over the marts: long format, user units, hourly / trailing-sum / daily views
 ``attribution``     contribution analysis (``attribute``) and the one decision of an incident's cause
@@ -22,7 +25,7 @@ from __future__ import annotations
 from pintel.incidents.attribution import attribute
 from pintel.incidents.config import IncidentConfig
 from pintel.incidents.describe import severity
-from pintel.incidents.detector import RESULT_COLUMNS, DetectorConfig, detect, detect_frame
+from pintel.incidents.detector import RESULT_COLUMNS, DetectorConfig, detect_frame
 from pintel.incidents.evaluate import IncidentScore, load_planted, match_incidents, score_incidents
 from pintel.incidents.grouping import group_incidents
 from pintel.incidents.pipeline import (
@@ -34,6 +37,7 @@ from pintel.incidents.pipeline import (
     metric_incidents,
     select_anomalies,
 )
+from pintel.incidents.robust import detect
 from pintel.incidents.series import daily_long, detect_metrics, hourly_long
 
 __all__ = [

@@ -28,9 +28,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pintel.incidents.series import ALL, Segment, label
+from pintel.incidents.series import ALL, OVERALL, WHOLE_POPULATION, Segment, label
 
-__all__ = ["attribute", "decide_cause", "deviations_overlap", "explain_total", "shares"]
+__all__ = [
+    "CONCENTRATION",
+    "Concentration",
+    "attribute",
+    "concentrated",
+    "concentration",
+    "decide_cause",
+    "deviations_overlap",
+    "explain_total",
+    "shares",
+]
 
 # Two disjoint sets of users cannot each carry more than half of the total's deviation: when two causes' shares
 # of it add up to more than this (a margin above 1 for noise), their deviations overlap and they are one event.
@@ -38,6 +48,10 @@ _OVERLAP_SUM = 1.2
 # The total's own evidence, its scores summed over the timestamps / sqrt(n), below which a share of its
 # deviation is noise.
 _TOTAL_MOVED_Z = 2.0
+# A segment is where a move sits when the rest of its dimension changed by at most this fraction of its own
+# relative change: a proportional slice (every platform losing the event, every event falling with the
+# product) carries its share of the deviation but is not a cause.
+CONCENTRATION = 0.5
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -114,6 +128,11 @@ def attribute(
         p = (frame["expected"] / dim_exp).fillna(0.0).to_numpy()
         q = (frame["observed"] / dim_obs).fillna(0.0).to_numpy()
     frame["surprise"] = _js_surprise(np.clip(p, 0, None), np.clip(q, 0, None))
+    # Shares only for proper subsets: a dimension's only value, or a value holding (nearly) all of its
+    # dimension, is the population again and explains nothing.
+    values = frame.groupby("segment_dim", dropna=False)["segment_value"].transform("nunique")
+    whole = (values <= 1) | (frame["expected"] >= WHOLE_POPULATION * dim_exp) & (dim_exp > 0)
+    frame.loc[whole, "contribution_share"] = np.nan
     candidate = frame["contribution_share"].fillna(-np.inf) >= min_share
     frame["_cand"] = ~candidate  # False sorts first
     frame["_neg_surprise"] = -frame["surprise"]
@@ -221,6 +240,49 @@ def _keys(members: pd.DataFrame) -> pd.Series:
     return members["metric"] + "|" + members["grain"]
 
 
+def _is_concentrated(own: float, rest: float) -> bool:
+    """A move (relative change ``own``) sits in its segment when the rest moved the same way by at most
+    ``CONCENTRATION`` of it (the rest moving the other way, or not at all, is fine)."""
+    if not math.isfinite(own):
+        return True
+    return bool(rest * np.sign(own) <= CONCENTRATION * abs(own))
+
+
+def _rest_of_dimension(sums: pd.DataFrame, segment: Segment) -> tuple[float, float] | None:
+    """(relative change of ``segment``, relative change of the rest of its dimension) in a breakdown."""
+    dim = sums[sums["segment_dim"].eq(segment.dim)]
+    own = dim[dim["segment_value"].astype(str).eq(str(segment.value))]
+    if own.empty:
+        return None
+    o, e = float(own["observed"].sum()), float(own["expected"].sum())
+    rest_o, rest_e = float(dim["observed"].sum()) - o, float(dim["expected"].sum()) - e
+    if e <= 0 or rest_e <= 0:
+        return None
+    return o / e - 1.0, rest_o / rest_e - 1.0
+
+
+def concentrated(members: pd.DataFrame, anomalies: pd.DataFrame, segment: Segment) -> bool | None:
+    """Whether ``segment``'s move is concentrated in it rather than shared by the rest of its dimension.
+
+    Judged on the metric and view with the most of ``members``' flagged points of the segment, summed over
+    their timestamps: concentrated when the rest of the dimension changed by at most ``CONCENTRATION`` of the
+    segment's relative change. None when it cannot be told (the overall metric, no breakdown).
+    """
+    if segment.is_overall:
+        return None
+    own = members[members["segment_dim"].eq(segment.dim) & members["segment_value"].astype(str).eq(str(segment.value))]
+    if own.empty:
+        return None
+    keys = _keys(own)
+    key = keys.value_counts().index[0]
+    metric, grain = key.split("|")
+    found = _breakdown(anomalies, metric, grain, own.loc[keys.eq(key), "ts"].unique())
+    moves = _rest_of_dimension(found.sums, segment)
+    if moves is None:
+        return None
+    return _is_concentrated(*moves)
+
+
 def decide_cause(members: pd.DataFrame, anomalies: pd.DataFrame, roots: Sequence[Segment], min_share: float) -> Segment:
     """The one decision of an episode's cause (see the module docstring).
 
@@ -243,10 +305,34 @@ def decide_cause(members: pd.DataFrame, anomalies: pd.DataFrame, roots: Sequence
         if ranked is None:
             continue
         top = ranked.iloc[0]
+        best = Segment.of(top["segment_dim"], top["segment_value"])
         if pd.notna(top["contribution_share"]) and top["contribution_share"] >= min_share:
-            return Segment.of(top["segment_dim"], top["segment_value"])
+            moves = _rest_of_dimension(
+                _breakdown(anomalies, metric, grain, members.loc[keys.eq(key), "ts"].unique()).sums, best
+            )
+            if moves is None or _is_concentrated(*moves):
+                return best
+            if OVERALL in roots:  # a proportional slice of a move of the total: the total's incident
+                return OVERALL
         return roots[0]
-    return roots[0]
+    return _largest_concentrated(members, anomalies, candidates) or roots[0]
+
+
+def _largest_concentrated(members: pd.DataFrame, anomalies: pd.DataFrame, candidates: Sequence[str]) -> Segment | None:
+    """Without a total to compare on (the total and the segments watched through different views: a dense total
+    hourly, a sparse channel through a 6-hour sum), the flagged segment whose move is concentrated in it and
+    largest (summed |observed - expected| of its flagged points), if any."""
+    best: tuple[float, Segment] | None = None
+    for text in candidates:
+        dim, _, value = text.partition("=")
+        segment = Segment(dim, value)
+        if concentrated(members, anomalies, segment) is not True:
+            continue
+        own = members[members["segment_dim"].eq(dim) & members["segment_value"].astype(str).eq(value)]
+        size = float((own["observed"] - own["expected"]).abs().sum())
+        if best is None or size > best[0]:
+            best = (size, segment)
+    return None if best is None else best[1]
 
 
 def deviations_overlap(members: pd.DataFrame, anomalies: pd.DataFrame, a: Segment, b: Segment) -> bool:
@@ -263,3 +349,77 @@ def deviations_overlap(members: pd.DataFrame, anomalies: pd.DataFrame, a: Segmen
         if ranked["contribution_share"].sum() > _OVERLAP_SUM:
             return True
     return False
+
+
+# ------------------------------------------------------------------------------------------------------------
+# who an event's move hits: from the symptom (an event name) to the population it is concentrated in
+# ------------------------------------------------------------------------------------------------------------
+
+# Same hours of this many previous days are the expectation of an event's breakdown.
+_BASELINE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Concentration:
+    """The population segment an event-level symptom is concentrated in."""
+
+    segment: Segment
+    share: float  # of the event's deviation over the incident's hours
+    relative_change: float  # of the event within the segment
+    rest_change: float  # of the event in the rest of the segment's dimension
+
+
+def _same_hours_before(hours: pd.DatetimeIndex, days: int) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(sorted({h - pd.Timedelta(days=k) for h in hours for k in range(1, days + 1)}))
+
+
+def concentration(
+    event_segments: pd.DataFrame,
+    event: str,
+    hours: Iterable[pd.Timestamp],
+    direction: int,
+    min_share: float,
+) -> Concentration | None:
+    """Where the move of one event over ``hours`` sits in the population, if in one proper segment.
+
+    ``event_segments`` is ``marts.event_segments_hourly`` (hour_at, event_name, segment_dim, segment_value,
+    events). Expected per segment value: the mean of the same hours over the previous week (the mix of
+    countries or platforms changes with the hour of day). A value is the cause when it carries at least
+    ``min_share`` of the event's deviation in ``direction``, is a proper part of the population (expected
+    below ``WHOLE_POPULATION`` of the event) and the rest of its dimension moved by at most half as much
+    (relative): an error event rising on web only is a web incident; a tracking bug losing the event on every
+    platform is the event's own. None when nothing is concentrated or the week before holds no data.
+    """
+    rows = event_segments[event_segments["event_name"].astype(str).eq(event)]
+    hours = pd.DatetimeIndex(sorted(set(pd.to_datetime(list(hours)))))
+    if rows.empty or hours.empty:
+        return None
+    stamps = pd.to_datetime(rows["hour_at"])
+    before = _same_hours_before(hours, _BASELINE_DAYS)
+    days_seen = max(min(_BASELINE_DAYS, int((hours.min() - stamps.min()) / pd.Timedelta(days=1))), 0)
+    if days_seen == 0:
+        return None
+    key = ["segment_dim", "segment_value"]
+    observed = rows[stamps.isin(hours)].groupby(key)["events"].sum()
+    expected = rows[stamps.isin(before) & (stamps < hours.min())].groupby(key)["events"].sum() / days_seen
+    both = pd.concat({"o": observed, "e": expected}, axis=1).fillna(0.0).astype(float)
+    best: Concentration | None = None
+    for dim, part in both.groupby(level="segment_dim", sort=True):
+        total_o, total_e = float(part["o"].sum()), float(part["e"].sum())
+        deviation = total_o - total_e
+        if deviation * direction <= 0 or part.shape[0] < 2:
+            continue
+        for (_, value), row in part.iterrows():
+            o, e = float(row["o"]), float(row["e"])
+            share = (o - e) / deviation
+            rest_o, rest_e = total_o - o, total_e - e
+            own = o / e - 1.0 if e > 0 else math.inf
+            rest = rest_o / rest_e - 1.0 if rest_e > 0 else (0.0 if rest_o == 0 else math.inf)
+            if (
+                share >= min_share
+                and e < WHOLE_POPULATION * total_e
+                and _is_concentrated(own, rest)
+                and (best is None or share > best.share)
+            ):
+                best = Concentration(Segment.of(dim, value), share, own, rest)
+    return best

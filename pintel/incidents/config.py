@@ -37,6 +37,8 @@ class IncidentConfig:
             not a new incident (see :func:`pintel.incidents.grouping.merge_same_cause`).
         context_before / context_after: points kept around flagged points of flagged series.
         daily: also watch the daily marts (``dau``, daily ``signups``).
+        unwatched_categories: event-taxonomy categories whose events record the instrumentation itself
+            (a flag evaluated, an experiment exposure), not product behaviour: not watched as metrics.
     """
 
     threshold: float = 4.5
@@ -54,3 +56,4 @@ class IncidentConfig:
     context_before: int = 48
     context_after: int = 24
     daily: bool = True
+    unwatched_categories: tuple[str, ...] = ("experiment", "instrumentation")

@@ -31,13 +31,24 @@ __all__ = [
 _METRIC_LABEL = {"active_users": "active users", "dau": "daily active users"}
 
 
-def severity(peak: float, rel_change: float) -> str:
-    """'critical' / 'major' / 'minor' from the peak score and the relative change (one scale for anomalies and
-    incidents)."""
-    mag = abs(rel_change) if math.isfinite(rel_change) else 0.0
-    if abs(peak) >= 10 or mag >= 0.5:
+# Severity is impact: the share of the product's activity (events or users of the metric's total over the same
+# points) that an incident added or lost. A tenth of everything is critical, a hundredth major.
+CRITICAL_IMPACT = 0.10
+MAJOR_IMPACT = 0.01
+
+
+def severity(affected: float, population: float) -> str:
+    """'critical' / 'major' / 'minor' from the impact: ``affected`` (observed - expected, events or users)
+    over ``population`` (the metric's total expected over the same points), one scale for anomalies and
+    incidents. A 100 % loss of a segment holding 0.1 % of the users is minor however extreme its score; a
+    20 % drop of everything is critical. Without a population (0 or NaN) the impact is unknown: minor.
+    """
+    if not (math.isfinite(affected) and math.isfinite(population)) or population <= 0:
+        return "minor"
+    impact = abs(affected) / population
+    if impact >= CRITICAL_IMPACT:
         return "critical"
-    if abs(peak) >= 7 or mag >= 0.25:
+    if impact >= MAJOR_IMPACT:
         return "major"
     return "minor"
 

@@ -178,7 +178,7 @@ def score_incidents(
     per_metric = {
         m: float(sum(m in str(ms).split(",") for ms in false["metrics"])) * scale if len(false) else 0.0 for m in names
     }
-    hit = matches[matches["detected"]]
+    hit = matches[matches["detected"].astype(bool)]  # typed: an empty object column would select columns
     return IncidentScore(
         recall=float(matches["detected"].mean()) if len(matches) else float("nan"),
         cause_accuracy=float(matches["cause_correct"].sum() / max(len(hit), 1)) if len(matches) else float("nan"),

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pintel.incidents.attribution import deviations_overlap
+from pintel.incidents.attribution import CONCENTRATION, deviations_overlap
 from pintel.incidents.describe import incident_id, severity
 from pintel.incidents.series import ALL, DAY, HOUR, OVERALL, Segment, batch, family, step, window_hours
 
@@ -144,6 +144,28 @@ def _explained_share(explained: Run, candidate: Run) -> float:
     return dev_c / dev_e if dev_e != 0 else 0.0
 
 
+def _concentrated_in(explained: Run, candidate: Run) -> bool:
+    """Whether ``explained``'s move sits in ``candidate``: the rest of ``explained`` (its observed - expected
+    without the candidate's, at common times) changed by at most half the candidate's relative change.
+
+    A proportional slice (page views falling 60 % when the whole product fell 60 %) carries its share of the
+    deviation but is not where the move is; the android outage is (android -60 %, the rest of the total 0 %).
+    """
+    merged = explained.rows[["ts", "observed", "expected"]].merge(
+        candidate.rows[["ts", "observed", "expected"]], on="ts", suffixes=("_e", "_c")
+    )
+    if merged.empty:
+        return True  # no common timestamp: nothing to tell them apart with
+    dev_c = float((merged["observed_c"] - merged["expected_c"]).sum())
+    exp_c = float(merged["expected_c"].sum())
+    rest_dev = float((merged["observed_e"] - merged["expected_e"]).sum()) - dev_c
+    rest_exp = float(merged["expected_e"].sum()) - exp_c
+    if exp_c <= 0 or rest_exp <= 0:
+        return True
+    own = dev_c / exp_c
+    return bool(rest_dev / rest_exp * np.sign(own) <= CONCENTRATION * abs(own))  # the rest moving the other way is fine
+
+
 def _can_explain(candidate: Run, run: Run, max_gap: pd.Timedelta) -> bool:
     return (
         candidate is not run
@@ -163,7 +185,7 @@ def _link(runs: list[Run], max_gap: pd.Timedelta, min_share: float) -> None:
         for cand in runs:
             if _can_explain(cand, run, max_gap):
                 share = _explained_share(run, cand)
-                if share >= min_share:
+                if share >= min_share and _concentrated_in(run, cand):
                     explaining.append((cand.volume, -share, cand.dim, str(cand.value), cand))
         if explaining:
             # strictly smaller volume along every parent link, so the chains are acyclic
@@ -272,6 +294,9 @@ def _incident_row(cluster: list[Run], cause: Segment) -> dict[str, object]:
     rel = dev / exp_sum if exp_sum != 0 else float("nan")
     peak = float(scores[peak_at])
     start = all_rows["ts"].min()
+    # impact against the metric's total over the same points when the cluster holds it, else the cause's own
+    total = [r.rows for r in cluster if r.dim is None and r.metric == basis_metric]
+    population = pd.concat(total)["expected"].sum() if total else exp_sum
     return {
         "incident_id": incident_id(start, cause.label),
         "start": start,
@@ -285,7 +310,7 @@ def _incident_row(cluster: list[Run], cause: Segment) -> dict[str, object]:
         "peak_score": peak,
         "relative_change": rel,
         "direction": "drop" if (dev < 0 if dev != 0 else peak < 0) else "spike",
-        "severity": severity(peak, rel),
+        "severity": severity(dev, float(population)),
         "n_points": len(all_rows),
         "n_series": len({(r.metric, r.dim, r.value) for r in cluster}),
     }
@@ -300,13 +325,17 @@ def _incident_row(cluster: list[Run], cause: Segment) -> dict[str, object]:
 class Episode:
     """The flagged points of one incident in the making: one direction, one or more chain-rule roots.
 
-    ``cause`` is None until :func:`pintel.incidents.attribution.decide_cause` sets it.
+    ``cause`` is None until :func:`pintel.incidents.attribution.decide_cause` sets it. ``symptom`` is the
+    event name the flagged points moved on when the cause is the population segment that event's move is
+    concentrated in (:func:`pintel.incidents.attribution.concentration`), ``symptom_note`` the sentence saying so.
     """
 
     roots: list[Segment]
     direction: str
     members: pd.DataFrame
     cause: Segment | None = field(default=None)
+    symptom: Segment | None = field(default=None)
+    symptom_note: str = ""
 
     @property
     def first_batch(self) -> pd.Timestamp:
@@ -387,6 +416,21 @@ def episodes(flagged: pd.DataFrame, anomalies: pd.DataFrame, min_share: float) -
             if not (a0 <= b1 + gap and b0 <= a1 + gap) or find(i) == find(j):
                 continue
             if deviations_overlap(pd.concat([a.members, b.members]), anomalies, ra, rb):
+                parent[find(j)] = find(i)
+    # The total and a concurrent segment moving the same way on one of its metrics are one event: a segment
+    # whose move is a proportional part of the total's (every event name falling with the whole product) is
+    # the total's move seen through a slice, and a total moved by a concentrated segment is that segment's
+    # incident (the chain rule misses it when sparse runs share few timestamps). The cause is decided after.
+    for i, a in enumerate(clusters):
+        if not a.roots[0].is_overall:
+            continue
+        for j, b in enumerate(clusters):
+            rb = b.roots[0]
+            if j == i or rb.is_overall or a.direction != b.direction or find(i) == find(j):
+                continue
+            (a0, a1), (b0, b1) = a.covered(), b.covered()
+            shared_metric = bool(set(a.members["metric"]) & set(b.members["metric"]))
+            if a0 <= b1 + gap and b0 <= a1 + gap and shared_metric:
                 parent[find(j)] = find(i)
     merged: dict[int, Episode] = {}
     for i, cluster in enumerate(clusters):

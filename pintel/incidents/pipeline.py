@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pintel.incidents.attribution import decide_cause, explain_total
+from pintel.incidents.attribution import concentration, decide_cause, explain_total
 from pintel.incidents.config import IncidentConfig
 from pintel.incidents.describe import confirmation, contributors_text, extended_run, metric_text, severity, summary
 from pintel.incidents.grouping import Episode, episodes, merge_same_cause
@@ -75,6 +75,7 @@ __all__ = [
     "metric_anomalies",
     "metric_incidents",
     "select_anomalies",
+    "unwatched_events",
 ]
 
 # The warehouse types of the two Python models (their yml declares the same; the served models cast to theirs).
@@ -151,14 +152,35 @@ def select_anomalies(detected: pd.DataFrame, config: IncidentConfig | None = Non
         rows = rows[sid[rows] == sid[i]]
         keep.loc[rows] = True
     out = det[keep.to_numpy()].copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = out["observed"] / out["expected"] - 1.0
+    # impact of a flagged point: its deviation against the metric's total at that point (kept as breakdown)
+    totals = out.loc[out["segment_dim"].eq(ALL), ["metric", "grain", "ts", "expected"]]
+    population = (
+        out[["metric", "grain", "ts"]]
+        .merge(
+            totals.drop_duplicates(["metric", "grain", "ts"]).rename(columns={"expected": "_population"}), how="left"
+        )["_population"]
+        .to_numpy(dtype=float)
+    )
+    population = np.where(np.isnan(population), out["expected"].to_numpy(dtype=float), population)
+    deviation = (out["observed"] - out["expected"]).to_numpy(dtype=float)
     out["severity"] = [
-        severity(float(s), float(r)) if f else None
-        for s, r, f in zip(out["score"], rel.fillna(np.nan), out["is_anomaly"].astype(bool), strict=True)
+        severity(float(d), float(p)) if f else None
+        for d, p, f in zip(deviation, population, out["is_anomaly"].astype(bool), strict=True)
     ]
     out["is_anomaly"] = out["is_anomaly"].astype(bool)
     return out.sort_values([*SERIES_COLUMNS, "ts"], kind="mergesort").reset_index(drop=True)[ANOMALY_COLUMNS]
+
+
+def unwatched_events(event_taxonomy: pd.DataFrame | None, config: IncidentConfig | None = None) -> list[str]:
+    """Event names of the taxonomy's ``unwatched_categories`` (instrumentation, experiment exposures)."""
+    cfg = config or IncidentConfig()
+    if event_taxonomy is None or event_taxonomy.empty:
+        return []
+    missing = sorted({"event_name", "category"} - set(event_taxonomy.columns))
+    if missing:
+        raise ValueError(f"event taxonomy is missing columns {missing}")
+    quiet = event_taxonomy["category"].astype(str).str.strip().str.lower().isin(cfg.unwatched_categories)
+    return sorted(event_taxonomy.loc[quiet, "event_name"].astype(str))
 
 
 def metric_anomalies(
@@ -166,14 +188,19 @@ def metric_anomalies(
     active_users_daily: pd.DataFrame | None = None,
     signups_daily: pd.DataFrame | None = None,
     config: IncidentConfig | None = None,
+    event_taxonomy: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The ``metric_anomalies`` model: detection over the hourly (and daily) marts, flagged points + context."""
+    """The ``metric_anomalies`` model: detection over the hourly (and daily) marts, flagged points + context.
+
+    ``event_taxonomy`` (the ``event_taxonomy`` seed: event_name, category): event names of its
+    ``config.unwatched_categories`` are not watched as segments (see :func:`pintel.incidents.series.informative`).
+    """
     cfg = config or IncidentConfig()
     long = hourly_long(activity_hourly)
     daily = daily_long(active_users_daily, signups_daily) if cfg.daily else None
     if daily is not None and not daily.empty:
         long = pd.concat([long, daily], ignore_index=True)
-    return select_anomalies(detect_metrics(long, cfg), cfg)
+    return select_anomalies(detect_metrics(long, cfg, unwatched_events(event_taxonomy, cfg)), cfg)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -189,6 +216,13 @@ def _series(anomalies: pd.DataFrame, metric: str, grain: str, dim: str, value: s
         & anomalies["segment_value"].eq(value)
     )
     return anomalies[sel].sort_values("ts").set_index("ts")
+
+
+def _population(anomalies: pd.DataFrame, metric: str, grain: str, run: pd.DataFrame) -> float:
+    """The metric's total expected over the run's points (the run's own expected where the total is missing)."""
+    total = _series(anomalies, metric, grain, ALL, ALL)
+    expected = total["expected"].reindex(run.index)
+    return float(expected.fillna(run["expected"]).sum())
 
 
 def _own_rows(episode: Episode) -> pd.DataFrame:
@@ -240,20 +274,23 @@ def _incident_record(
     att_ts = members.loc[members["metric"].eq(att_metric) & members["grain"].eq(att_grain), "ts"].unique()
     share, top, total_z = explain_total(anomalies, att_metric, att_grain, att_ts, cause.label)
     contributors = contributors_text(top)
-    text = summary(
-        cause=cause,
-        value=value,
-        metric=metric,
-        grain=grain,
-        direction=direction,
-        relative_change=rel,
-        start=start,
-        last=last,
-        share=share,
-        contributors=contributors,
-        total_metric=att_metric,
-        total_grain=att_grain,
-        total_z=total_z,
+    text = (
+        summary(
+            cause=episode.symptom or cause,  # the series the incident is told on; the note names the cause
+            value=value,
+            metric=metric,
+            grain=grain,
+            direction=direction,
+            relative_change=rel,
+            start=start,
+            last=last,
+            share=share,
+            contributors=contributors,
+            total_metric=att_metric,
+            total_grain=att_grain,
+            total_z=total_z,
+        )
+        + episode.symptom_note
     )
     peak_at = members["score"].abs().idxmax()
     peak_score = float(members.at[peak_at, "score"])
@@ -274,7 +311,9 @@ def _incident_record(
         "peak_score": peak_score,
         "relative_change": rel,
         "explained_share": share,
-        "severity": severity(peak_score, rel),
+        "severity": severity(
+            float((run["observed"] - run["expected"]).sum()), _population(anomalies, metric, grain, run)
+        ),
         "top_contributors": contributors,
         "segments": ",".join(sorted(labels)),
         "n_points": len(members),
@@ -328,14 +367,42 @@ def _normalised(anomalies: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _locate_symptom(episode: Episode, event_segments: pd.DataFrame, cfg: IncidentConfig) -> None:
+    """An incident of one event name is an incident of the population its move is concentrated in, if any.
+
+    The event (an error event rising) is what moved -- the symptom; the segment it moved for (platform=web,
+    where a flag rollout broke a feature) is the cause a reader acts on.
+    """
+    cause = episode.cause
+    if cause is None or cause.dim != "event_name":
+        return
+    lo, hi = episode.covered()
+    hours = pd.date_range(lo, hi, freq="h")
+    sign = -1 if episode.direction == "drop" else 1
+    found = concentration(event_segments, str(cause.value), hours, sign, cfg.min_share)
+    if found is None:
+        return
+    episode.symptom, episode.cause = cause, found.segment
+    own = "appeared" if not np.isfinite(found.relative_change) else f"changed {found.relative_change * 100:+.0f} %"
+    episode.symptom_note = (
+        f"; the move of {cause.label} is concentrated in {found.segment.label} ({found.share * 100:.0f} % of it: "
+        f"{own} there, {found.rest_change * 100:+.0f} % elsewhere)"
+    )
+
+
 def metric_incidents(
     anomalies: pd.DataFrame,
     *,
     config: IncidentConfig | None = None,
     reports: str | Path | None = None,
     charts: bool = True,
+    event_segments: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The ``metric_incidents`` model: one row per incident (per cause) from the anomalies table.
+
+    ``event_segments`` (``marts.event_segments_hourly``): when given, an incident whose cause is one event name
+    is re-attributed to the population segment that event's move is concentrated in (the event becomes its
+    symptom, named in the summary).
 
     ``reports``: folder for the charts (default ``Settings.from_env().reports``); PNGs go to
     ``<reports>/incidents/``. Columns: :data:`INCIDENT_COLUMNS`; the warehouse types are :data:`INCIDENT_SCHEMA`
@@ -356,6 +423,9 @@ def metric_incidents(
         episode.cause = decide_cause(episode.members, frame, episode.roots, cfg.min_share)
     gap, recovery = 3 * step(HOUR), pd.Timedelta(hours=cfg.recovery_hours)
     found = merge_same_cause(found, gap, recovery, cfg.rebound_after_hours)
+    if event_segments is not None and not event_segments.empty:
+        for episode in found:
+            _locate_symptom(episode, event_segments, cfg)
     records = [r for r in (_incident_record(e, frame, cfg, chart_dir) for e in found) if r is not None]
     out = pd.DataFrame.from_records(records, columns=INCIDENT_COLUMNS)
     return out.sort_values(["start", "cause"], kind="mergesort").reset_index(drop=True)

@@ -36,6 +36,7 @@ ending at 14:00 is batch 14:00; a daily point is complete with the day's last ho
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,7 @@ __all__ = [
     "family",
     "grain_rank",
     "hourly_long",
+    "informative",
     "label",
     "step",
     "window_hours",
@@ -72,6 +74,8 @@ _HOURLY_METRICS = ("events", "active_users", "signups")
 _EXCLUDED_DIMS = {"signups": {"event_name"}}
 _EXCLUDED_SEGMENTS = {"events": {("event_name", "signed_up")}, "active_users": {("event_name", "signed_up")}}
 KEY_SEP = "|"
+# A segment holding at least this share of its metric's total is the population itself, not a part of it.
+WHOLE_POPULATION = 0.98
 # Metrics that add up over the values of every dimension (distinct-user counts do not: one user fires many
 # event types), so a segment's share of the total's deviation is meaningful for them.
 ADDITIVE = frozenset({"events", "signups"})
@@ -191,6 +195,37 @@ def daily_long(active_users_daily: pd.DataFrame | None, signups_daily: pd.DataFr
     return pd.concat(pieces, ignore_index=True)
 
 
+def informative(long: pd.DataFrame, unwatched_events: Iterable[str] = ()) -> pd.DataFrame:
+    """The series that can say something about a cause: the totals and the proper segments of real metrics.
+
+    * A dimension with a single value (``channel=unknown`` on an export without identify traits) splits
+      nothing: its one segment is the total again, so it is dropped, as is any segment that holds at least
+      ``WHOLE_POPULATION`` of its metric's total (the population, not a part of it). Otherwise the segment
+      is flagged with the total and, being "smaller", named as the cause of everything.
+    * ``unwatched_events`` (the event names of the taxonomy's instrumentation and experiment categories, e.g.
+      ``feature_flag_called``) are not product behaviour: they record that the tracking or a flag evaluation
+      ran, so a rollout multiplies them by design. Their event_name segments are not watched.
+
+    Decided on the data at hand (whole metric x grain), like the sparse/dense split of the views.
+    """
+    if long.empty:
+        return long
+    unwatched = {str(e) for e in unwatched_events}
+    out = long
+    if unwatched:
+        out = out[~(out["segment_dim"].eq("event_name") & out["segment_value"].isin(unwatched))]
+    group = ["metric", "grain"]
+    values = out.groupby([*group, "segment_dim"], sort=False)["segment_value"].transform("nunique")
+    segment_sum = out.groupby([*group, "segment_dim", "segment_value"], sort=False)["value"].transform("sum")
+    totals = out[out["segment_dim"].eq(ALL)].groupby(group, sort=False)["value"].sum().rename("_total")
+    total_sum = out[group].merge(totals, left_on=group, right_index=True, how="left")["_total"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = segment_sum.to_numpy() / total_sum
+    whole = np.nan_to_num(share, nan=0.0) >= WHOLE_POPULATION
+    keep = out["segment_dim"].eq(ALL).to_numpy() | ((values.to_numpy() > 1) & ~whole)
+    return out[keep].reset_index(drop=True)
+
+
 def _trim_leading_zeros(long: pd.DataFrame) -> pd.DataFrame:
     """Each series starts at its first non-zero value; all-zero series are dropped."""
     long = long.sort_values([*SERIES_COLUMNS, "ts"], kind="mergesort")
@@ -264,7 +299,9 @@ def _views(long: pd.DataFrame, cfg: IncidentConfig) -> pd.DataFrame:
     return out[out["_mean"] >= cfg.min_mean].drop(columns="_mean").reset_index(drop=True)
 
 
-def detect_metrics(long: pd.DataFrame, config: IncidentConfig | None = None) -> pd.DataFrame:
+def detect_metrics(
+    long: pd.DataFrame, config: IncidentConfig | None = None, unwatched_events: Iterable[str] = ()
+) -> pd.DataFrame:
     """Detector output for every watched series (and view) of a long metric frame, one row per point.
 
     Event counts are detected in *user units* (divided by the segment's events per active user, with
@@ -272,11 +309,13 @@ def detect_metrics(long: pd.DataFrame, config: IncidentConfig | None = None) -> 
     session in a quiet hour of a small segment is a "20-sigma" spike. Values and bands are reported in
     events.
 
+    Only :func:`informative` series are watched (``unwatched_events``: event names that are not metrics).
+
     Columns: metric, grain, segment_dim, segment_value, ts, observed, expected, lower, upper, score, is_anomaly.
     """
     cfg = config or IncidentConfig()
     cols = [*SERIES_COLUMNS, "ts", "observed", "expected", "lower", "upper", "score", "is_anomaly"]
-    long = _trim_leading_zeros(long)
+    long = _trim_leading_zeros(informative(long, unwatched_events))
     if long.empty:
         return pd.DataFrame(columns=cols)
     frame = _views(_in_user_units(long), cfg)

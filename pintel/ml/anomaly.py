@@ -6,6 +6,7 @@ Old callers -- notably the shared real-data benchmark, which runs ``score.py --d
 
 from __future__ import annotations
 
-from pintel.incidents.detector import detect, detect_frame
+from pintel.incidents.detector import detect_frame
+from pintel.incidents.robust import detect
 
 __all__ = ["detect", "detect_frame"]

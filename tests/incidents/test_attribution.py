@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from pintel.incidents import attribute, group_incidents, metric_incidents
+from pintel.incidents.attribution import concentration
 from tests.incidents.synthetic import DROP_AT, T0, anomaly_rows, breakdown, signup_burst
 
 
@@ -72,3 +74,46 @@ def test_a_tiny_slice_that_carries_half_by_chance_is_not_the_cause() -> None:
     assert {"channel=paid_social", "platform=android", "overall"} <= set(incident["segments"].split(","))
     assert incident["explained_share"] == pytest.approx(0.95)
     assert incident["incident_id"] != chain_rule["incident_id"].iloc[0]  # the id follows the decided cause
+
+
+def _event_segments(hours: pd.DatetimeIndex, per_platform: dict[str, np.ndarray]) -> pd.DataFrame:
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "hour_at": hours,
+                    "event_name": "error_shown",
+                    "segment_dim": "platform",
+                    "segment_value": p,
+                    "events": v,
+                }
+            )
+            for p, v in per_platform.items()
+        ],
+        ignore_index=True,
+    )
+
+
+def test_concentration_names_the_population_an_event_moved_for() -> None:
+    hours = pd.date_range("2025-03-01", periods=24 * 10, freq="h")
+    rng = np.random.default_rng(4)
+    base = {
+        "web": rng.poisson(20, len(hours)),
+        "ios": rng.poisson(30, len(hours)),
+        "android": rng.poisson(10, len(hours)),
+    }
+    incident = hours[-6:]
+    on_web = {k: v.copy() for k, v in base.items()}
+    on_web["web"][-6:] *= 6  # a bad rollout on web: errors x6 there, unchanged elsewhere
+    found = concentration(_event_segments(hours, on_web), "error_shown", incident, 1, 0.5)
+    assert found is not None and found.segment.label == "platform=web"
+    assert found.share > 0.9 and found.relative_change > 3 and abs(found.rest_change) < 0.3
+    everywhere = {k: v.copy() for k, v in base.items()}
+    for v in everywhere.values():
+        v[-6:] = 0  # a tracking bug: the event lost on every platform -- the event's own incident
+    assert concentration(_event_segments(hours, everywhere), "error_shown", incident, -1, 0.5) is None
+    # the wrong direction, or no history before the incident, tells nothing
+    assert concentration(_event_segments(hours, on_web), "error_shown", incident, -1, 0.5) is None
+    assert (
+        concentration(_event_segments(hours[-6:], {"web": on_web["web"][-6:]}), "error_shown", incident, 1, 0.5) is None
+    )

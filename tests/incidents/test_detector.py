@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import pintel.incidents
 import pintel.ml.anomaly
-from pintel.incidents import detect, detect_frame
+from pintel.incidents.detector import detect, detect_frame
 from tests.incidents.synthetic import DROP_AT, flagged_runs, hourly_rate, poisson, position
 
 
@@ -221,5 +222,5 @@ def test_detect_frame_returns_one_row_per_input_row(metric_table: pd.DataFrame, 
 
 def test_the_old_import_path_is_the_same_detector() -> None:
     """pintel.ml.anomaly is kept for compatibility (the shared benchmark calls pintel.ml.anomaly:detect)."""
-    assert pintel.ml.anomaly.detect is detect
+    assert pintel.ml.anomaly.detect is pintel.incidents.detect
     assert pintel.ml.anomaly.detect_frame is detect_frame

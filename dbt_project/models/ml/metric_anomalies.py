@@ -9,8 +9,9 @@ def model(dbt, session):
     hourly = dbt.ref("activity_hourly")
     daily = dbt.ref("active_users_daily")
     signups = dbt.ref("signups_daily")
+    taxonomy = dbt.ref("event_taxonomy")
 
     def build():
-        return metric_anomalies(hourly.df(), daily.df(), signups.df())
+        return metric_anomalies(hourly.df(), daily.df(), signups.df(), event_taxonomy=taxonomy.df())
 
     return guarded(dbt, session, build, ANOMALY_SCHEMA)
