@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pintel.settings import Settings, connect
+from pintel.status import degraded
 
 SUMMARY_TABLES = (
     "raw.events",
@@ -85,6 +86,11 @@ def _churn_lines(con) -> list[str]:
 def _ml_sections(con, present: set[str]) -> list[str]:
     """What the models concluded, when their tables exist: one line each, the detail stays in the tables."""
     lines: list[str] = []
+    status = degraded(con)
+    if status is not None:
+        total, skipped = status
+        lines.append(f"ML models skipped or stale ({len(skipped)} of {total}; ml.ml_model_status):")
+        lines += [f"  {line}" for line in skipped] or ["  (none: every model learnt from this build's data)"]
     if "ml.ml_churn_metrics" in present:
         lines += _churn_lines(con)
     sections = (

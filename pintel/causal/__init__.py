@@ -1,7 +1,8 @@
 """Causal effect estimation on observational product data.
 
 ``estimate_effect`` is the entry point: doubly-robust AIPW (or IPW / g-computation) with
-cross-fitted scikit-learn nuisance models, overlap trimming, balance diagnostics and refutations.
+cross-fitted scikit-learn nuisance models chosen by out-of-fold loss, overlap trimming, balance
+diagnostics and refutations.
 """
 
 from __future__ import annotations

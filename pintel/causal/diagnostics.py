@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pintel.causal.data import MIN_UNITS_PER_ARM
+from pintel.causal.selection import Choice
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 SMD_THRESHOLD = 0.1
@@ -113,6 +114,9 @@ class Diagnostics:
     outcome_model: str
     reliable: bool
     warnings: list[str] = field(default_factory=list)
+    nuisance_selection: dict[str, Choice] = field(default_factory=dict)
+    """Per nuisance model (propensity, outcome_control, outcome_treated): the candidates' out-of-fold losses
+    and the one used in each fold (:class:`pintel.causal.selection.Choice`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(asdict(self))

@@ -26,7 +26,7 @@ from pintel.causal.diagnostics import (
     trim_mask,
 )
 from pintel.causal.estimators import ESTIMANDS, METHODS, NaiveEstimate, Score
-from pintel.causal.nuisance import OUTCOME_MODELS, PROPENSITY_MODELS, cross_fit
+from pintel.causal.nuisance import OUTCOME_MODELS, PROPENSITY_MODELS, Nuisance, cross_fit
 from pintel.causal.refute import run_all as run_refutations
 
 UNRELIABLE = "UNRELIABLE"
@@ -82,12 +82,20 @@ class _Config:
 @dataclass(frozen=True)
 class _Fit:
     score: Score
-    e: np.ndarray
+    nuisance: Nuisance
     kept: np.ndarray
 
+    @property
+    def e(self) -> np.ndarray:
+        return self.nuisance.e
 
-def _fit(data: PreparedData, cfg: _Config) -> _Fit:
-    """Cross-fit, trim and score once. Used for the main estimate, refutations and bootstrap."""
+
+def _fit(data: PreparedData, cfg: _Config, frozen: dict[str, tuple[str, ...]] | None = None) -> _Fit:
+    """Cross-fit, trim and score once. Used for the main estimate, refutations and bootstrap.
+
+    ``frozen`` reuses the main fit's model choices (refutations): a refutation asks whether the estimate
+    moves when the data is perturbed, not whether cross-validation would pick another model.
+    """
     need_outcome = cfg.method in ("aipw", "regression")
     nuis = cross_fit(
         data.X,
@@ -100,10 +108,11 @@ def _fit(data: PreparedData, cfg: _Config) -> _Fit:
         outcome=cfg.outcome_model,
         fit_outcome=need_outcome,
         groups=data.groups,
+        frozen=frozen,
     )
     if cfg.method == "naive":
         kept = np.ones(data.n, dtype=bool)
-        return _Fit(estimators.naive_score(data.t, data.y), nuis.e, kept)
+        return _Fit(estimators.naive_score(data.t, data.y), nuis, kept)
     kept = trim_mask(nuis.e, cfg.trim, cfg.estimand)
     t, y, e = data.t[kept], data.y[kept], nuis.e[kept]
     if t.sum() < 2 or (1 - t).sum() < 2:
@@ -117,7 +126,7 @@ def _fit(data: PreparedData, cfg: _Config) -> _Fit:
         score = estimators.aipw(t, y, e, nuis.mu0[kept], nuis.mu1[kept], cfg.estimand)
     else:
         score = estimators.regression(t, y, e, nuis.mu0[kept], nuis.mu1[kept], cfg.estimand)
-    return _Fit(score, nuis.e, kept)
+    return _Fit(score, nuis, kept)
 
 
 def _validate_options(cfg: _Config, on_unreliable: str) -> None:
@@ -184,7 +193,15 @@ def estimate_effect(
         n_bootstrap: 0 uses the influence-function SE; > 0 replaces it with a bootstrap SE that
             refits every nuisance model per resample (slow, for small data or as a check).
         refute: run placebo / random-common-cause / subset refutations (each re-estimates).
-        propensity_model, outcome_model: see :mod:`pintel.causal.nuisance`.
+        propensity_model, outcome_model: ``"auto"`` chooses each nuisance model by cross-validated
+            loss among regularised linear models and gradient boosting, inside the cross-fitting; a family
+            name (``"logistic"`` / ``"linear"``, ``"gbm"``) restricts the choice to it. Defaults: outcome
+            ``"auto"``; propensity ``"logistic"`` (L2 logistic, penalty chosen by out-of-fold log loss):
+            a boosted propensity wins on log loss on product data and then pushes e(x) to 0/1, which
+            explodes the inverse weights (on the simulator's feature-impact rows it widened intervals up
+            to fivefold), so boosting is opt-in for the propensity.
+            What was chosen, with every candidate's out-of-fold loss, is in
+            ``diagnostics.nuisance_selection``. See :mod:`pintel.causal.selection`.
         on_unreliable: what to do when overlap is too poor (over half the units trimmed, an arm's
             effective sample size under 10, IPW weights that leave |SMD| > 0.25) or the placebo
             fails: ``"warn"`` returns ``reliable=False`` with an ``UNRELIABLE`` warning first in
@@ -220,7 +237,13 @@ def estimate_effect(
 
     refutations = []
     if refute:
-        refutations = run_refutations(data, lambda d: _fit(d, cfg).score, score, seed)
+
+        def refit(perturbed: PreparedData) -> Score:
+            # Same treatment vector and rows => same folds, so the fold-by-fold choices carry over exactly.
+            same_folds = perturbed.groups is None and np.array_equal(perturbed.t, data.t)
+            return _fit(perturbed, cfg, fit.nuisance.frozen(same_folds=same_folds)).score
+
+        refutations = run_refutations(data, refit, score, seed)
         for r in refutations:
             if not r.passed:
                 warnings.append(f"refutation '{r.name}' failed: {r.detail}")
@@ -243,6 +266,7 @@ def estimate_effect(
         se_method=se_method,
         propensity_model=propensity_model,
         outcome_model=outcome_model,
+        nuisance_selection=fit.nuisance.selection,
         reliable=not unreliable,
         warnings=list(warnings),
     )

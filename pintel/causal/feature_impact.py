@@ -32,8 +32,10 @@ Design (and its limits, repeated in the dbt model's docs):
   with ``reliable = False``, no adjusted numbers and a note -- never a crash, never a confident number.
 
 Runtime: one AIPW ATE with refutations is six cross-fits (main, placebo, random common cause, three
-subsets); ATT and IPW reuse none of them, so they run without refutations. ``refute="key"`` limits
-refutations to the key feature when a catalogue is large.
+subsets); the main one fits every candidate nuisance model, the refutations only the ones it chose. ATT and
+IPW ask the same question of the same data, so they reuse the main cross-fit (``pintel.causal.nuisance``
+caches it) and run without refutations. ``refute="key"`` limits refutations to the key feature when a
+catalogue is large.
 """
 
 from __future__ import annotations
@@ -176,6 +178,23 @@ def feature_impact_table(
                 )
             )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def impact_status(table: pd.DataFrame) -> tuple[str, str]:
+    """``(status, reason)`` of a feature-impact table for ``ml_model_status`` (:func:`pintel.status.guarded`).
+
+    Every catalogued feature always gets its rows, with the reason when there is no estimate; the model
+    counts as skipped when not one row could be estimated, and the reason quotes the key feature's row.
+    """
+    estimated = int(table["ate_estimate"].notna().sum()) if len(table) else 0
+    counts = (
+        f"{estimated} of {len(table)} feature x horizon rows estimated (need \u2265 {MIN_UNITS_PER_ARM} users per arm)"
+    )
+    if estimated:
+        return "ok", counts
+    key = table[table["is_key_feature"].astype(bool)] if len(table) else table
+    detail = f"; key feature: {key['summary'].iloc[0]}" if len(key) else ""
+    return "skipped", counts + detail
 
 
 def _impact_row(

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pintel.status import InsufficientData
+
 __all__ = [
     "CHURN_DATE_COL",
     "DATE_COL",
@@ -36,8 +38,11 @@ CHURN_DATE_COL = "churn_date"
 EVALUATION_ONLY_COLUMNS = (ORACLE_COL, CHURN_DATE_COL)
 
 
-class EmptySnapshotError(ValueError):
+class EmptySnapshotError(InsufficientData):
     """Raised when there is nothing to learn from or score: no labelled rows, or a snapshot with no users.
+
+    An :class:`~pintel.status.InsufficientData`: in the warehouse the model is skipped (or keeps its last good
+    output, marked stale) instead of failing the build.
 
     A subclass of ``ValueError`` so generic callers still catch it, but specific so the dbt/Dagster layer can
     tell "the upstream model produced an empty snapshot" (an upstream data incident, alert the data team)

@@ -6,14 +6,17 @@ in the model file to know the lineage), read their settings with ``dbt.config.me
 ``run_*`` function here. Each pulls only the rows it needs into pandas, calls the pure function of
 :mod:`pintel.churn.warehouse` that carries the logic, and casts the result to its table's schema.
 
-Failure policy (what a reader of the served tables can rely on):
+Failure policy (what a reader of the served tables can rely on): "not yet" raises
+:class:`~pintel.status.InsufficientData` with the reason, and the dbt model's :func:`pintel.status.guarded`
+keeps the table as it was (or empty) and records the skip in ``ml_model_status``.
 
 * Not enough labelled history to train yet (fewer than 3 labelled weekly snapshots, or a window with a single
-  class): the registry stays as it was, predictions stay empty, and ``ml_churn_monitoring`` says so in a
-  ``no_model`` row with the reason. A young warehouse builds; nothing pretends to be a model.
+  class): the registry stays as it was, predictions and metrics stay as they were (or empty), and
+  ``ml_churn_monitoring`` says so in a ``no_model`` row with the reason. A young warehouse builds; nothing
+  pretends to be a model.
 * A model exists but the scoring snapshot has no users: the last good predictions stay in the table and the
   ``churn_scores`` contract models serve them with ``is_stale = true``; on the very first run there is nothing
-  to fall back on and the model fails loudly (:class:`~pintel.churn.columns.EmptySnapshotError`).
+  to fall back on and the model is skipped (:class:`~pintel.churn.columns.EmptySnapshotError`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from pintel.churn.warehouse import (
     training_frame,
 )
 from pintel.settings import Settings
+from pintel.status import InsufficientData
 from pintel.tables import typed_relation
 
 __all__ = ["run_metrics", "run_monitoring", "run_predictions", "run_registry", "scoring_snapshot_date"]
@@ -62,15 +66,16 @@ def run_registry(
     seed: int = SEED,
     costs: Mapping[str, Any] | RetentionCosts | None = None,
 ) -> Any:
-    """``ml_model_registry``: new rows for this run's models, or none while history is insufficient.
+    """``ml_model_registry``: new rows for this run's models; :class:`InsufficientData` while history is short.
 
     ``costs`` is the yml's ``meta.churn_costs`` (``{false_positive, false_negative}``, the dbt vars
     ``churn_cost_false_positive`` / ``churn_cost_false_negative``): the high-risk band starts at
     ``c_fp / (c_fp + c_fn)``.
     """
     labelled = _labelled(features_rel, labels_rel)
-    if insufficient_history(labelled) is not None:
-        return typed_relation(session, pd.DataFrame(columns=list(REGISTRY_SCHEMA)), REGISTRY_SCHEMA)
+    reason = insufficient_history(labelled)
+    if reason is not None:
+        raise InsufficientData(f"not enough labelled history to train: {reason}")
     rows = train_registry(labelled, seed=seed, costs=RetentionCosts.from_meta(costs))
     return typed_relation(session, rows, REGISTRY_SCHEMA)
 
@@ -84,9 +89,8 @@ def run_predictions(
     incremental strategy replaces that snapshot_date's rows). See the module docstring for the failure policy.
     """
     registry = latest_registry(registry_rel.filter(f"version = '{version}'").df())
-    keep = f"select * from {existing} where false" if existing is not None else None
     if registry.empty:  # no model yet: nothing to serve, and ml_churn_monitoring says why
-        return session.sql(keep) if keep else typed_relation(session, pd.DataFrame(), PREDICTION_SCHEMA)
+        raise InsufficientData(f"no trained {version} model in ml_model_registry yet")
     expected = scoring_snapshot_date(dates_rel)
     snapshot = pd.DataFrame()
     if expected is not None:
@@ -94,11 +98,12 @@ def run_predictions(
     try:
         return typed_relation(session, predict_snapshot(registry, snapshot, version), PREDICTION_SCHEMA)
     except EmptySnapshotError:
-        if keep is None:
+        if existing is None:
             raise EmptySnapshotError(
                 f"scoring snapshot {expected} has no users and there are no earlier {version} predictions to serve"
             ) from None
-        return session.sql(keep)  # last good predictions stay; churn_scores flags them stale
+        # last good predictions stay (guarded records the model as stale); churn_scores flags them stale
+        raise EmptySnapshotError(f"scoring snapshot {expected} has no users") from None
 
 
 def run_metrics(
@@ -121,7 +126,7 @@ def run_metrics(
     """
     registry = latest_registry(registry_rel.df())
     if registry.empty:
-        return typed_relation(session, pd.DataFrame(), METRICS_SCHEMA)
+        raise InsufficientData("no trained churn model in ml_model_registry yet")
     labelled = _labelled(features_rel, labels_rel)
     churn_dates = users_rel.filter("churn_date is not null").project(f"{ID_COL}, churn_date").df()
     truth = None

@@ -105,6 +105,13 @@ def experiment_results_table(
     return out.reindex(columns=COLUMNS)
 
 
+def readout_status(table: pd.DataFrame) -> tuple[str, str]:
+    """``(status, reason)`` of ``experiment_results`` for ``ml_model_status`` (:func:`pintel.status.guarded`)."""
+    if table.empty:
+        return "skipped", "0 experiments: no user was exposed to a feature-flag variant in the events"
+    return "ok", f"{table['experiment'].nunique()} experiment(s), {len(table)} variant readout(s)"
+
+
 def _readout(
     name: str, df: pd.DataFrame, *, control: str, alpha: float, srm_alpha: float, min_units: int
 ) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pintel.settings import connect
+from pintel.status import degraded
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def build_digest(warehouse: str | Path) -> str:
             """
         ).fetchone()
         quarantined = con.execute("select count(*) from intermediate.int_events_quarantined").fetchone()[0]
+        models = degraded(con)
     finally:
         con.close()
     lines = [f"# Product digest — week ending {last}", ""]
@@ -83,4 +85,7 @@ def build_digest(warehouse: str | Path) -> str:
     if retention:
         lines.append(f"- Week-1 retention of the {retention[0]} cohort: {retention[1]:.0%}.")
     lines.append(f"- {quarantined:,} messages are in quarantine with a reason (see int_events_quarantined).")
+    if models is not None and models[1]:
+        lines.append(f"- {len(models[1])} of {models[0]} models could not learn from this data (ml_model_status):")
+        lines += [f"  - {line}" for line in models[1]]
     return "\n".join(lines) + "\n"

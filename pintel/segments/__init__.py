@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from pintel.segments.discover import assign_segments, discover_segments
 from pintel.segments.evaluate import segment_agreement, segment_stability
-from pintel.segments.result import CENTROID_COLUMNS, SegmentResult
+from pintel.segments.result import CENTROID_COLUMNS, CENTROID_SCHEMA, SEGMENT_SCHEMA, SegmentResult
 
 __all__ = [
     "CENTROID_COLUMNS",
+    "CENTROID_SCHEMA",
+    "SEGMENT_SCHEMA",
     "SegmentResult",
     "assign_segments",
     "discover_segments",

@@ -16,6 +16,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
+from pintel.status import InsufficientData
+
 __all__ = ["choose_k", "fit_candidates"]
 
 _SILHOUETTE_SAMPLE = 5_000
@@ -51,6 +53,8 @@ def choose_k(criterion: pd.Series) -> int:
     """The k with the highest silhouette; ties go to the smaller k (fewer segments are easier to act on)."""
     valid = criterion.dropna()
     if valid.empty:
-        raise ValueError("no candidate k produced at least two distinct clusters (are all users identical?)")
+        raise InsufficientData(
+            f"no candidate k in {list(criterion.index)} produced two distinct clusters (are all users identical?)"
+        )
     best = valid.max()
     return int(min(k for k, v in valid.items() if np.isclose(v, best, rtol=0, atol=1e-12)))

@@ -17,6 +17,7 @@ from pintel.segments.features import forced_logs, prepare, validate
 from pintel.segments.ids import default_order, match_ids, previous_centroids
 from pintel.segments.naming import names as segment_names
 from pintel.segments.result import SegmentResult, centroid_frame, profiles
+from pintel.status import InsufficientData, need
 
 __all__ = ["assign_segments", "discover_segments"]
 
@@ -29,6 +30,7 @@ def discover_segments(
     previous: pd.DataFrame | SegmentResult | None = None,
     match_threshold: float = 1.0,
     n_threads: int | None = 1,
+    min_users_per_segment: int = 1,
 ) -> SegmentResult:
     """Cluster users into behavioural segments with readable names and ids that stay stable across runs.
 
@@ -42,21 +44,28 @@ def discover_segments(
         match_threshold: largest RMS centroid distance (in standard deviations per feature) for a new
             cluster to inherit a previous id.
         n_threads: OpenMP threads for KMeans (None = library default). 1 is robust on shared workers.
+        min_users_per_segment: a k is a candidate only with at least this many users per segment on average
+            (and always fewer segments than users). The warehouse sets it (``user_segment_centroids.yml``):
+            a "segment" of two users is an anecdote, not something to target.
 
     Returns:
         :class:`SegmentResult`.
 
     Raises:
-        ValueError: not a DataFrame, empty, duplicated user ids, non-numeric or infinite values, all
-            features constant, fewer users than needed for the requested k, invalid ``previous``.
+        InsufficientData: (a ``ValueError``) fewer users than the smallest k needs, all features constant, or
+            users so alike that no k gives two distinct clusters -- valid data to learn nothing from.
+        ValueError: not a DataFrame, empty, duplicated user ids, non-numeric or infinite values, invalid
+            ``previous``.
     """
     frame = validate(features)
     ks = sorted({int(k) for k in k_range})
     if not ks or ks[0] < 2:
         raise ValueError(f"k_range must contain integers >= 2, got {ks}")
-    usable = [k for k in ks if k < len(frame)]
+    per_segment = max(1, int(min_users_per_segment))
+    usable = [k for k in ks if k < len(frame) and k * per_segment <= len(frame)]
     if not usable:
-        raise ValueError(f"need more users than segments: {len(frame)} users for k_range {ks}")
+        minimum = max(ks[0] + 1, ks[0] * per_segment)
+        raise need(len(frame), "user", minimum, what=f"to form {ks[0]} segments (need more users than segments)")
     prev = previous_centroids(previous) if previous is not None else None
     prepared = prepare(frame, forced_logs(prev) if prev is not None else {})
 
@@ -99,6 +108,8 @@ def assign_segments(features: pd.DataFrame, centroids: pd.DataFrame) -> pd.DataF
     centroids as state. Returns ``user_id``, ``segment_id``, ``segment_name``.
     """
     frame = validate(features)
+    if centroids.empty:
+        raise InsufficientData("no stored segments to assign users to (user_segment_centroids is empty)")
     prev = previous_centroids(centroids)
     wide = prev.pivot_table(index="segment_id", columns="feature", values="center", aggfunc="first")
     missing = [c for c in wide.columns if c not in frame.columns]

@@ -22,6 +22,8 @@ from scipy.stats import skew
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
 
+from pintel.status import InsufficientData
+
 __all__ = ["Prepared", "forced_logs", "prepare", "validate"]
 
 _SKEW_FOR_LOG = 1.0
@@ -32,7 +34,9 @@ def validate(features: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(features, pd.DataFrame):
         raise ValueError(f"features must be a pandas DataFrame, got {type(features).__name__}")
     if features.empty or features.shape[1] == 0:
-        raise ValueError("features is empty: need at least one user and one feature column")
+        raise InsufficientData(
+            f"features is empty ({features.shape[0]:,} users x {features.shape[1]} columns): need at least one of each"
+        )
     if features.index.has_duplicates:
         raise ValueError("features index (user id) has duplicates")
     non_numeric = [
@@ -82,7 +86,10 @@ def prepare(frame: pd.DataFrame, forced: dict[str, bool]) -> Prepared:
     """Informative columns, log1p where skewed (or ``forced``), median-imputed, standardised."""
     columns = _informative_columns(frame)
     if not columns:
-        raise ValueError("all feature columns are constant or empty: nothing to cluster on")
+        raise InsufficientData(
+            f"all {frame.shape[1]} feature columns are constant or empty over {len(frame):,} users: "
+            "nothing to cluster on"
+        )
     data = frame[columns].copy()
     logs = _log_columns(data, forced)
     data[logs] = np.log1p(data[logs])

@@ -13,9 +13,29 @@ import pandas as pd
 
 from pintel.segments.features import Prepared
 
-__all__ = ["CENTROID_COLUMNS", "SegmentResult", "centroid_frame", "profiles"]
+__all__ = ["CENTROID_COLUMNS", "CENTROID_SCHEMA", "SEGMENT_SCHEMA", "SegmentResult", "centroid_frame", "profiles"]
 
 CENTROID_COLUMNS: tuple[str, ...] = ("segment_id", "segment_name", "feature", "transform", "center")
+#: ``user_segment_centroids`` as the warehouse stores it (column -> DuckDB type): the centroids plus the run's k,
+#: silhouette and window end; the empty output of a skipped run has exactly these columns.
+CENTROID_SCHEMA: dict[str, str] = {
+    "segment_id": "bigint",
+    "segment_name": "varchar",
+    "feature": "varchar",
+    "transform": "varchar",
+    "center": "double",
+    "k": "bigint",
+    "silhouette": "double",
+    "window_end": "date",
+}
+#: ``user_segments``: one row per recently active user.
+SEGMENT_SCHEMA: dict[str, str] = {
+    "user_id": "varchar",
+    "segment_id": "bigint",
+    "segment_name": "varchar",
+    "window_start": "date",
+    "window_end": "date",
+}
 
 
 @dataclass(frozen=True)

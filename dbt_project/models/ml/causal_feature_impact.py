@@ -2,21 +2,25 @@
 
 The logic lives in pintel.causal.feature_impact (tested); this model only wires dbt to it. Its settings are dbt
 vars passed through the yml's config.meta; the result is typed to the served contract (feature_impact.SCHEMA).
+Every catalogued feature gets its rows, with the reason when there is no estimate; ml_model_status records
+how many rows could be estimated (skipped when none).
 """
 
-from pintel.causal.feature_impact import SCHEMA, feature_impact_table
-from pintel.tables import typed_relation
+from pintel.causal.feature_impact import SCHEMA, feature_impact_table, impact_status
+from pintel.status import guarded
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     # Ordered by the grain: cross-fitting folds are drawn over rows, so an unordered read (DuckDB's row order
     # varies between builds) would give a different estimate from the same data on every build.
-    table = feature_impact_table(
-        dbt.ref("ml_feature_adoption_cohort").order("user_id, feature_key").df(),
-        dbt.ref("dim_features").order("feature_key").df(),
-        window_days=int(dbt.config.meta_get("adoption_window_days")),
-        n_folds=int(dbt.config.meta_get("n_folds")),
-        refute=str(dbt.config.meta_get("refute")),
-    )
-    return typed_relation(session, table, SCHEMA)
+    cohort = dbt.ref("ml_feature_adoption_cohort").order("user_id, feature_key")
+    features = dbt.ref("dim_features").order("feature_key")
+    window_days = int(dbt.config.meta_get("adoption_window_days"))
+    n_folds = int(dbt.config.meta_get("n_folds"))
+    refute = str(dbt.config.meta_get("refute"))
+
+    def build():
+        return feature_impact_table(cohort.df(), features.df(), window_days=window_days, n_folds=n_folds, refute=refute)
+
+    return guarded(dbt, session, build, SCHEMA, assess=impact_status)

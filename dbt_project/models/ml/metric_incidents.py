@@ -1,7 +1,7 @@
 """One incident per cause, with attribution, summary and chart (logic: pintel.incidents.pipeline)."""
 
 from pintel.incidents import INCIDENT_SCHEMA, metric_incidents
-from pintel.tables import typed_relation
+from pintel.status import guarded
 
 
 def model(dbt, session):
@@ -14,5 +14,8 @@ def model(dbt, session):
     flagged = anomalies.loc[anomalies["is_anomaly"] & anomalies["segment_dim"].eq("event_name"), "segment_value"]
     names = ", ".join("'" + str(name).replace("'", "''") + "'" for name in sorted(set(flagged)))
     event_segments = dbt.ref("event_segments_hourly").filter(f"event_name in ({names})").df() if names else None
-    incidents = metric_incidents(anomalies, reports=reports or None, event_segments=event_segments)
-    return typed_relation(session, incidents, INCIDENT_SCHEMA)
+
+    def build():
+        return metric_incidents(anomalies, reports=reports or None, event_segments=event_segments)
+
+    return guarded(dbt, session, build, INCIDENT_SCHEMA)
