@@ -181,8 +181,9 @@ def decisions(reader: Reader) -> Section:
         outcomes = reader.read("decide.action_outcomes", f"select {cols} from decide.action_outcomes")
     counts = rows.groupby("decision").size()
     reader.evidence.add("decide.decisions:counts", counts.rename("n").reset_index())
+    latest = pd.Timestamp(rows["created_at"].max())
     section.lines.append(
-        f"{count(len(rows))} decisions in the last {DECISION_DAYS} days of decisions: "
+        f"{count(len(rows))} decisions in the {DECISION_DAYS} days to {latest:%Y-%m-%d}: "
         + ", ".join(f"{n} {kind}" for kind, n in counts.sort_values(ascending=False).items())
         + "."
     )
