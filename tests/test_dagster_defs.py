@@ -98,7 +98,7 @@ def test_whole_graph_materializes_and_every_check_passes(defs: dg.Definitions, p
     assert any(name.endswith("gx_fct_events") for name in checks)
     failed = [name for name, check in checks.items() if not check.passed]
     assert failed == []
-    assert (pipeline_env / "reports" / "digest.md").exists()
+    assert (pipeline_env / "reports" / "digest.md").exists() and (pipeline_env / "reports" / "digest.html").exists()
     con = duckdb.connect(str(pipeline_env / "pintel.duckdb"), read_only=True)
     try:
         history = con.execute("select count(*), bool_and(success) from quality.validation_results").fetchone()

@@ -19,7 +19,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
 
 import pandas as pd
 
@@ -84,14 +83,11 @@ class Evidence:
                     out += [float(v) for v in series.dropna().to_numpy(dtype=float) if math.isfinite(v)]
                 elif pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
                     for cell in series.dropna():
-                        if isinstance(cell, str):
-                            out += [_signed(c) for c in claims(cell)]
-                            out += [_signed(c) / 100 for c in claims(cell) if c.percent]
+                        if isinstance(cell, str):  # "fell 31%" in a summary is the value 31 (and 0.31)
+                            found = claims(cell)
+                            out += [float(c.value) for c in found]
+                            out += [float(c.value) / 100 for c in found if c.percent]
         return out
-
-
-def _signed(claim: Claim) -> float:
-    return float(claim.value)
 
 
 def claims(text: str) -> list[Claim]:
@@ -147,8 +143,3 @@ def check(text: str, evidence: Evidence) -> int:
     if missing:
         raise ProvenanceError(missing)
     return len(claims(text))
-
-
-def numbers_in(text: str) -> list[Any]:
-    """The values of the numbers in ``text`` (for tests and metadata)."""
-    return [c.value for c in claims(text)]

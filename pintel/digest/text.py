@@ -36,12 +36,6 @@ class Section:
     table: Table | None = None
     empty: bool = False  # nothing to show yet (a model not built, no decisions): the lines say why
 
-    def text(self) -> str:
-        parts = [self.title, *self.lines, self.chart_alt]
-        if self.table:
-            parts += [" | ".join(self.table.headers), *(" | ".join(r) for r in self.table.rows)]
-        return "\n".join(parts)
-
 
 class Reader:
     """Runs the digest's queries on one read-only connection and keeps every frame as evidence."""
