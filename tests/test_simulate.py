@@ -197,31 +197,3 @@ def test_jsonl_format_writes_segment_lines(tmp_path: Path) -> None:
         "properties",
         "context",
     } <= set(parsed[0])
-
-
-def test_simulator_modules_import_without_cycles() -> None:
-    """Every import between pintel.simulate modules (type-only ones included) points one way."""
-    import ast
-
-    root = Path(__file__).resolve().parents[1] / "pintel" / "simulate"
-    graph: dict[str, set[str]] = {}
-    for path in root.glob("*.py"):
-        deps = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pintel.simulate."):
-                deps.add(node.module.rsplit(".", 1)[1])
-        graph[path.stem] = deps
-    seen: dict[str, int] = {}
-
-    def visit(node: str, stack: list[str]) -> None:
-        seen[node] = 1
-        for dep in graph.get(node, ()):
-            assert seen.get(dep) != 1, f"import cycle: {' -> '.join([*stack, node, dep])}"
-            if dep not in seen:
-                visit(dep, [*stack, node])
-        seen[node] = 2
-
-    for module in graph:
-        if module not in seen:
-            visit(module, [])
-    assert "engine" not in graph["truth"]

@@ -244,21 +244,8 @@ class _Run:
             return
         if self.messenger is None:
             if item is None:
-                outbox.insert(
-                    self.con,
-                    outbox.Item(
-                        key,
-                        decision_id,
-                        kind,
-                        channel,
-                        "dry_run",
-                        render(),
-                        self.now,
-                        thread_ts=thread_ts,
-                        delivered_decision=delivered,
-                    ),
-                    severity=severity,
-                    kill_switch=kill_switch,
+                self._new_item(
+                    key, decision_id, kind, channel, "dry_run", render, delivered, severity, kill_switch, thread_ts
                 )
                 self.report.messages.append({**entry, "state": "dry_run", "new": True, "ts": None})
             else:  # sent once with a token, now without: keep it for a run that has one
@@ -269,6 +256,15 @@ class _Run:
         )
         self.report.messages.append({**entry, "state": state, "new": state == "sent", "ts": ts, "error": error})
 
+    def _new_item(  # type: ignore[no-untyped-def]
+        self, key, decision_id, kind, channel, state, render, delivered, severity, kill_switch, thread_ts, **extra
+    ) -> outbox.Item:
+        """Insert a new outbox row in ``state``; the message is rendered once, here."""
+        fields = (key, decision_id, kind, channel, state, render(), self.now)
+        item = outbox.Item(*fields, thread_ts=thread_ts, delivered_decision=delivered, **extra)
+        outbox.insert(self.con, item, severity=severity, kill_switch=kill_switch)
+        return item
+
     def _post(self, item, key, decision_id, kind, channel, render, delivered, severity, kill_switch, thread_ts):  # type: ignore[no-untyped-def]
         messenger = self.messenger
         assert messenger is not None
@@ -276,40 +272,25 @@ class _Run:
             channel_id = messenger.channel_id(channel)
         except DeliveryError as exc:
             if item is None:
-                outbox.insert(
-                    self.con,
-                    outbox.Item(
-                        key,
-                        decision_id,
-                        kind,
-                        channel,
-                        "failed",
-                        render(),
-                        self.now,
-                        error=str(exc),
-                        thread_ts=thread_ts,
-                        delivered_decision=delivered,
-                    ),
-                    severity=severity,
-                    kill_switch=kill_switch,
-                )
+                args = (key, decision_id, kind, channel, "failed", render, delivered, severity, kill_switch, thread_ts)
+                self._new_item(*args, error=str(exc))
             else:
                 outbox.mark_failed(self.con, key, str(exc))
             return "failed", None, redact(exc)
         if item is None:
-            item = outbox.Item(
+            item = self._new_item(
                 key,
                 decision_id,
                 kind,
                 channel,
                 "pending",
-                render(),
-                self.now,
+                render,
+                delivered,
+                severity,
+                kill_switch,
+                thread_ts,
                 channel_id=channel_id,
-                thread_ts=thread_ts,
-                delivered_decision=delivered,
             )
-            outbox.insert(self.con, item, severity=severity, kill_switch=kill_switch)
         elif item.attempts > 0 or item.state == "pending":
             try:
                 found = messenger.lookup_existing(item.channel_id or channel_id, key, item.created_at, thread_ts)

@@ -20,14 +20,14 @@ from pintel.ask.query import QueryError, Request, connect, data_window, dimensio
 from pintel.ask.safety import screen
 from pintel.ask.timerange import Period
 from pintel.ask.why import find_incidents
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from pintel.dbt_project import DBT_PROJECT_DIR
 
 
 def default_warehouse() -> Path:
-    """``$PINTEL_WAREHOUSE``, else ``$PINTEL_HOME/pintel.duckdb`` (the rule of pintel.settings, read without pandas)."""
-    home = Path(os.environ.get("PINTEL_HOME", "data"))
-    return Path(os.environ.get("PINTEL_WAREHOUSE", home / "pintel.duckdb")).resolve()
+    """The warehouse of :class:`pintel.settings.Settings` (which reads ``$PINTEL_WAREHOUSE`` / ``$PINTEL_HOME``)."""
+    from pintel.settings import Settings
+
+    return Settings.from_env().warehouse
 
 
 def manifest_for(warehouse: Path) -> Path:
@@ -36,7 +36,7 @@ def manifest_for(warehouse: Path) -> Path:
     candidates = [
         os.environ.get("PINTEL_SEMANTIC_MANIFEST"),
         warehouse.parent / "dbt_target" / "semantic_manifest.json",
-        REPO_ROOT / "dbt_project" / "target" / "semantic_manifest.json",
+        DBT_PROJECT_DIR / "target" / "semantic_manifest.json",
     ]
     for candidate in candidates:
         if candidate and Path(candidate).exists():

@@ -28,6 +28,19 @@ def write_warehouse(warehouse: Path | None, wait: float = 5.0):
         raise click.ClickException(str(exc)) from exc
 
 
+def read_warehouse(warehouse: Path | None) -> tuple[Path, object]:
+    """The warehouse path and a read-only connection to it, or a ClickException saying why it cannot be opened."""
+    import duckdb
+
+    from pintel.settings import Settings, connect
+
+    path = Settings.from_env(warehouse=warehouse).warehouse
+    try:
+        return path, connect(path, read_only=True)
+    except (FileNotFoundError, duckdb.IOException) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 WAREHOUSE = click.option(
     "--warehouse", type=click.Path(path_type=Path), help="DuckDB file (default $PINTEL_WAREHOUSE)."
 )

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import click
-import duckdb
 
-from pintel.cli._options import ACTOR, WAREHOUSE, actor_name, write_warehouse
+from pintel.cli._options import ACTOR, WAREHOUSE, actor_name, read_warehouse, write_warehouse
 
 
 @click.group("flags")
@@ -22,13 +21,8 @@ def flags_group() -> None:
 def flags_list(warehouse, as_json) -> None:
     """Every flag with what it serves and its last change."""
     from pintel.act.flags import export_flagd, load_flags
-    from pintel.settings import Settings, connect
 
-    path = Settings.from_env(warehouse=warehouse).warehouse
-    try:
-        con = connect(path, read_only=True)
-    except (FileNotFoundError, duckdb.IOException) as exc:
-        raise click.ClickException(str(exc)) from exc
+    _, con = read_warehouse(warehouse)
     try:
         if as_json:
             click.echo(json.dumps(export_flagd(con), indent=2))
@@ -101,12 +95,8 @@ def flags_set(
 def flags_history(key, limit, warehouse) -> None:
     """Audit trail, newest first: who changed what, when and why (decision:<id> for automatic changes)."""
     from pintel.act.flags import history
-    from pintel.settings import Settings, connect
 
-    try:
-        con = connect(Settings.from_env(warehouse=warehouse).warehouse, read_only=True)
-    except (FileNotFoundError, duckdb.IOException) as exc:
-        raise click.ClickException(str(exc)) from exc
+    _, con = read_warehouse(warehouse)
     try:
         frame = history(con, key, limit)
     finally:
@@ -150,13 +140,8 @@ def flags_revert(audit_id, reason, actor, force, warehouse) -> None:
 def flags_export(out, warehouse) -> None:
     """Write the flags as a flagd flag-definition file (`flagd start --uri file:...`); '-' prints it."""
     from pintel.act.flags import export_flagd, snapshot_path, write_document
-    from pintel.settings import Settings, connect
 
-    path = Settings.from_env(warehouse=warehouse).warehouse
-    try:
-        con = connect(path, read_only=True)
-    except (FileNotFoundError, duckdb.IOException) as exc:
-        raise click.ClickException(str(exc)) from exc
+    path, con = read_warehouse(warehouse)
     try:
         document = export_flagd(con)
     finally:
@@ -223,12 +208,8 @@ def kill_switch_off(reason, actor, warehouse) -> None:
 def kill_switch_status(warehouse) -> None:
     """Whether the kill switch is on, why, and its recent history."""
     from pintel.act import kill_switch
-    from pintel.settings import Settings, connect
 
-    try:
-        con = connect(Settings.from_env(warehouse=warehouse).warehouse, read_only=True)
-    except (FileNotFoundError, duckdb.IOException) as exc:
-        raise click.ClickException(str(exc)) from exc
+    _, con = read_warehouse(warehouse)
     try:
         on, why = kill_switch.is_on(con)
         frame = kill_switch.history(con, 5)
