@@ -17,6 +17,7 @@ from pintel.digest.text import Reader, Section, Table, count, number, pct
 DECISION_DAYS = 7
 MAX_DECISIONS = 15
 CONSTANTS = (DECISION_DAYS, MAX_DECISIONS)
+NOT_SEGMENTED = "not segmented"
 
 
 def _risk_by(reader: Reader, table: str, name: str, sql_from: str, label: str) -> pd.DataFrame:
@@ -73,19 +74,21 @@ def churn(reader: Reader) -> Section:
             table,
             "segment",
             "left join ml.user_segments_served as g using (user_id)",
-            "coalesce(g.segment_name, 'not segmented')",
+            f"coalesce(g.segment_name, '{NOT_SEGMENTED}')",
         )
         label = "segment"
     else:
         join = "left join marts.dim_users as u using (user_id)"
         frame = _risk_by(reader, table, "plan", join, "coalesce(u.current_plan, 'unknown')")
         label = "plan"
-    if not frame.empty:
-        top = frame.iloc[0]
+    named = frame[frame[label] != NOT_SEGMENTED]  # users without a segment (too little activity) are no segment
+    if not named.empty:
+        top = named.iloc[0]
         section.lines.append(
             f"Highest risk: {label} **{top[label]}** — {pct(top['high_share'])} of its {count(top['users'])} users at "
             f"high risk, mean probability {pct(top['mean_probability'])}."
         )
+    if not frame.empty:
         section.chart = charts.risk_by_segment(frame, label)
         section.chart_alt = f"Share of users per churn-risk band, by {label}"
     return section
