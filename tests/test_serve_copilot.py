@@ -66,8 +66,9 @@ def test_ask_returns_the_json_of_the_cli(server: str, copilot: Settings) -> None
     question = "weekly active users by platform last week"
     api = httpx.get(f"{server}/ask", params={"q": question}, timeout=60)
     assert api.status_code == 200
+    cli = [str(Path(sys.executable).with_name("pintel")), "ask", question, "--json"]
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("pintel")), "ask", question, "--json", "--warehouse", str(copilot.warehouse)],
+        [*cli, "--warehouse", str(copilot.warehouse)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -96,17 +97,28 @@ def test_digest_is_served(server: str, copilot: Settings) -> None:
     assert httpx.get(f"{server}/digest", params={"format": "pdf"}).status_code == 400
 
 
+def _wait_for(server: str, user: str, version: str, seconds: float = 30) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        body = httpx.get(f"{server}/users/{user}/churn").json()
+        if body["model_version"] == version or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)
+
+
 def test_snapshot_reloads_when_the_table_changes_and_never_holds_the_warehouse(server: str, copilot: Settings) -> None:
     user = _users(copilot)[1]
     assert httpx.get(f"{server}/users/{user}/churn").json()["stale"] is False
-    # the pipeline can write while the server runs (it holds no connection), and the change is served soon after
-    write_churn_scores(copilot.warehouse, snapshot="2025-03-17", stale=True, version="v2b")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        body = httpx.get(f"{server}/users/{user}/churn").json()
-        if body["model_version"] == "v2b":
-            break
-        time.sleep(0.2)
+    # the pipeline can write while the server runs (it holds no connection) ...
+    writer = connect(copilot.warehouse)
+    try:
+        write_churn_scores(writer, snapshot="2025-03-17", stale=True, version="v2b")
+        time.sleep(3)  # ... and while a writer holds the file, the last good snapshot stays served
+        assert httpx.get(f"{server}/users/{user}/churn").json()["model_version"] == "v2"
+        assert "unavailable" in (httpx.get(f"{server}/health").json()["churn"]["error"] or "")
+    finally:
+        writer.close()
+    body = _wait_for(server, user, "v2b")  # once the writer is done, the change is served
     assert body["model_version"] == "v2b" and body["stale"] is True
     assert body["served_snapshot"] == "2025-03-17" and body["expected_snapshot"] == "2025-03-24"
     con = connect(copilot.warehouse)  # a writer again, right after the reload: the server closed its connection

@@ -13,6 +13,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from pintel.settings import Settings, connect
@@ -44,9 +45,13 @@ def band(p: float) -> str:
     return "high" if p >= 0.6 else "medium" if p >= 0.3 else "low"
 
 
-def write_churn_scores(warehouse: Path, snapshot: str = "2025-03-24", stale: bool = False, version: str = "v2") -> int:
-    """Replace ``ml.churn_scores_v2`` with a score for every user of ``marts.dim_users``; returns how many."""
-    con = connect(warehouse)
+def write_churn_scores(
+    warehouse: Path | duckdb.DuckDBPyConnection, snapshot: str = "2025-03-24", stale: bool = False, version: str = "v2"
+) -> int:
+    """Replace ``ml.churn_scores_v2`` with a score for every user of ``marts.dim_users``; returns how many.
+
+    ``warehouse`` is a path, or an open write connection (left open: a test holding the writer's lock)."""
+    con = warehouse if isinstance(warehouse, duckdb.DuckDBPyConnection) else connect(warehouse)
     try:
         users = [u for (u,) in con.execute("select user_id from marts.dim_users order by user_id").fetchall()]
         expected = (pd.Timestamp(snapshot) + pd.Timedelta(days=7 if stale else 0)).date()
@@ -74,7 +79,8 @@ def write_churn_scores(warehouse: Path, snapshot: str = "2025-03-24", stale: boo
         con.unregister("scores")
         return len(users)
     finally:
-        con.close()
+        if con is not warehouse:
+            con.close()
 
 
 def write_outcomes(warehouse: Path, rows: list[dict]) -> None:
