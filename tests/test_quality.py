@@ -356,7 +356,7 @@ def test_fct_events_gate_follows_the_clock_skew_tolerance_the_build_used(tmp_pat
     60 minutes would block exactly those rows. No threshold of the gate is a Python constant."""
     manifest = simulate(SimConfig(users=150, days=14, seed=8, defect_rate=0.05, incidents=False), tmp_path / "landing")
     settings = settings_for(tmp_path, tmp_path / "landing").with_vars(future_tolerance_minutes=200 * 24 * 60)
-    build(settings, exclude=["path:models/ml"])
+    build(settings, select=["+fct_events", "+int_events_quarantined"])
     counts = query(
         settings.warehouse,
         "select (select count(*) from marts.fct_events where event_at > received_at + interval 1 hour) as ahead, "
