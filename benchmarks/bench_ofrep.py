@@ -18,14 +18,12 @@ import os
 import random
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.loadgen import asgi_cpu_us, open_loop  # noqa: E402
 from pintel.act.edit import rollout_targeting  # noqa: E402
 from pintel.act.flag import Flag  # noqa: E402
 from pintel.act.flags import change_flag  # noqa: E402
@@ -48,25 +46,6 @@ def _seed(warehouse: Path) -> list[str]:
     return keys
 
 
-class _Connection:
-    """One keep-alive HTTP/1.1 connection speaking just enough HTTP: a load generator lighter than the server."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    async def post(self, request: bytes) -> int:
-        self.writer.write(request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        if length:
-            await self.reader.readexactly(length)
-        return status
-
-
 def _request(host: str, key: str, context: dict) -> bytes:
     body = json.dumps({"context": context}).encode()
     return (
@@ -78,64 +57,15 @@ def _request(host: str, key: str, context: dict) -> bytes:
 async def _load(url: str, keys: list[str], rate: float, seconds: float) -> dict[str, object]:
     rng = random.Random(7)
     host_port = url.removeprefix("http://")
-    host, port = host_port.split(":")
-    total = int(rate * seconds)
     requests = [
         _request(
             host_port,
             "new_editor" if i % 2 == 0 else rng.choice(keys),
             {"targetingKey": f"user-{rng.randrange(100_000)}", "platform": rng.choice(["android", "ios"])},
         )
-        for i in range(total)
+        for i in range(int(rate * seconds))
     ]
-    latencies = np.full(total, np.nan)
-    statuses: dict[int, int] = {}
-    idle: list[_Connection] = []
-
-    async def connection() -> _Connection:
-        return idle.pop() if idle else _Connection(*await asyncio.open_connection(host, int(port)))
-
-    async def one(i: int, due: float) -> None:
-        conn = await connection()
-        try:
-            status = await conn.post(requests[i])
-        except (OSError, asyncio.IncompleteReadError):  # the server closed an idle keep-alive: one fresh try
-            conn.writer.close()
-            try:
-                conn = _Connection(*await asyncio.open_connection(host, int(port)))
-                status = await conn.post(requests[i])
-            except (OSError, asyncio.IncompleteReadError):
-                statuses[0] = statuses.get(0, 0) + 1
-                return
-        latencies[i] = time.perf_counter() - due
-        statuses[status] = statuses.get(status, 0) + 1
-        idle.append(conn)
-
-    warm = [await connection() for _ in range(16)]
-    for conn in warm:
-        await conn.post(requests[0])
-    idle.extend(warm)
-    tasks = []
-    start = time.perf_counter() + 0.1
-    for i in range(total):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i, due)))
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
-    for conn in idle:
-        conn.writer.close()
-    done = latencies[~np.isnan(latencies)] * 1000
-    return {
-        "requests": total,
-        "completed": int(done.size),
-        "achieved_rate": round(done.size / elapsed, 1),
-        "statuses": statuses,
-        **{f"p{q}_ms": round(float(np.percentile(done, q)), 3) for q in (50, 90, 99, 99.9)},
-        "max_ms": round(float(done.max()), 3),
-    }
+    return await open_loop(url, requests, rate)
 
 
 def _service_cpu_us(warehouse: Path, requests: int = 3000) -> float:
@@ -146,43 +76,7 @@ def _service_cpu_us(warehouse: Path, requests: int = 3000) -> float:
     app = create_app(ServeConfig(warehouse=warehouse, flags_file=snapshot_path(warehouse)))
     app.state.flags.start()
     body = json.dumps({"context": {"targetingKey": "user-1", "platform": "android"}}).encode()
-    path = "/ofrep/v1/evaluate/flags/new_editor"
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "state": {},
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 8000),
-    }
-
-    async def call() -> None:
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> dict:
-            return messages.pop() if messages else {"type": "http.disconnect"}
-
-        async def send(_message: dict) -> None:
-            return None
-
-        await app(dict(scope), receive, send)
-
-    async def run() -> float:
-        for _ in range(200):
-            await call()
-        started = time.process_time()
-        for _ in range(requests):
-            await call()
-        return (time.process_time() - started) / requests * 1e6
-
-    return round(asyncio.run(run()), 1)
+    return asgi_cpu_us(app, "POST", "/ofrep/v1/evaluate/flags/new_editor", body, requests)
 
 
 def main() -> None:

@@ -8,11 +8,11 @@ from dagster_defs.decisions import action_outcomes, data_quality_escalation, dec
 from dagster_defs.ingestion import raw_tables
 from dagster_defs.jobs import full_pipeline_job, ingest_and_build_job
 from dagster_defs.quality import quality_checks
-from dagster_defs.reporting import metrics_digest
+from dagster_defs.reporting import insight_digest
 from dagster_defs.resources import RESOURCES
 from dagster_defs.sensors import daily_schedule, landing_sensor
 
-ASSETS = [raw_tables, *DBT_ASSETS, metrics_digest, decisions, action_outcomes, actions]
+ASSETS = [raw_tables, *DBT_ASSETS, insight_digest, decisions, action_outcomes, actions]
 ASSET_KEYS = {key for assets in ASSETS for key in assets.keys}
 
 defs = dg.Definitions(

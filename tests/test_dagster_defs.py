@@ -40,7 +40,7 @@ def test_definitions_load_with_the_whole_asset_graph(defs: dg.Definitions) -> No
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"raw/events", "raw/identifies", "raw/ingested_files", "raw/custom_events"} <= keys
-    assert {"reports/metrics_digest", "decide/decisions", "decide/action_outcomes", "act/actions"} <= keys
+    assert {"reports/insight_digest", "decide/decisions", "decide/action_outcomes", "act/actions"} <= keys
     assert graph.get(dg.AssetKey(["act", "actions"])).parent_keys == {
         dg.AssetKey(["decide", "decisions"]),
         dg.AssetKey(["decide", "action_outcomes"]),
@@ -50,6 +50,9 @@ def test_definitions_load_with_the_whole_asset_graph(defs: dg.Definitions) -> No
         dg.AssetKey(["marts", "fct_flag_user_hourly"]),
         dg.AssetKey(["ml", "metric_incidents_served"]),
     } <= decision_inputs
+    assert {dg.AssetKey(["decide", "decisions"]), dg.AssetKey(["act", "actions"])} <= graph.get(
+        dg.AssetKey(["reports", "insight_digest"])
+    ).parent_keys
     model_names = {key.split("/")[-1] for key in keys}
     assert _manifest_models() <= model_names
     checks = {key.name for key in graph.asset_check_keys}
@@ -105,12 +108,12 @@ def test_whole_graph_materializes_and_every_check_passes(defs: dg.Definitions, p
     result = _run(defs, "pintel_daily")
     assert result.success
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert {"raw/events", "marts/fct_events", "marts/active_users_daily", "reports/metrics_digest"} <= materialized
+    assert {"raw/events", "marts/fct_events", "marts/active_users_daily", "reports/insight_digest"} <= materialized
     checks = _checks(result)
     assert any(name.endswith("gx_fct_events") for name in checks)
     failed = [name for name, check in checks.items() if not check.passed]
     assert failed == []
-    assert (pipeline_env / "reports" / "digest.md").exists()
+    assert (pipeline_env / "reports" / "digest.md").exists() and (pipeline_env / "reports" / "digest.html").exists()
     con = duckdb.connect(str(pipeline_env / "pintel.duckdb"), read_only=True)
     try:
         history = con.execute("select count(*), bool_and(success) from quality.validation_results").fetchone()
@@ -141,6 +144,6 @@ def test_blocking_check_stops_downstream_on_a_replayed_export(defs: dg.Definitio
     assert "expect_compound_columns_to_be_unique" in text and "user_id" in text
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "marts/fct_events" in materialized
-    assert "reports/metrics_digest" not in materialized
+    assert "reports/insight_digest" not in materialized
     assert not digest.exists()
     shutil.rmtree(pipeline_env / "reports", ignore_errors=True)

@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from pintel.cli import main
-from pintel.narratives.digest import build_digest
+from pintel.digest import build_digest
 from tests.support.exports import EVERYDAY, START, Export, export_frame, ingest_args, write_export
 
 GUARDED = {
@@ -129,11 +129,11 @@ def test_each_model_says_what_it_did(built: tuple[str, Path, str]) -> None:
     assert len(impact) == 40 and impact["ate_estimate"].isna().all() and not impact["reliable"].any()
     # the summary and the digest list each skip with its reason
     listed = summary.split("ML models skipped or stale", 1)[1]
-    digest = build_digest(warehouse)
+    digest = build_digest(warehouse).markdown
     assert f"{len(skipped)} of {len(GUARDED)} models could not learn from this data" in digest
     for model in skipped:
         assert f"{model}: {status.loc[model, 'reason']}" in listed
-        assert f"  - {model}: {status.loc[model, 'reason']}" in digest
+        assert f"- {model}: {status.loc[model, 'reason']}" in digest
 
 
 def test_a_rebuild_keeps_the_last_good_output_marked_stale(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """The one HTTP surface of pintel: a FastAPI app with one router per concern.
 
-Routers in :data:`ROUTERS` are mounted in order; another concern (the copilot's ``/ask``, ``/digest``,
-``/users/{id}/churn``) adds its module's ``router`` there and reads shared state from ``request.app.state``:
-``config`` (:class:`ServeConfig`) and ``flags`` (the flag :class:`SnapshotStore`). Writes use
-:func:`pintel.serve.auth.require_token`.
+Routers in :data:`ROUTERS` are mounted in order; each reads shared state from ``request.app.state``:
+``config`` (:class:`ServeConfig`), ``flags`` (the flag :class:`SnapshotStore`) and ``churn`` (the churn-score
+:class:`ChurnStore` behind ``/users/{id}/churn``). Both stores load at start-up and refresh in the background;
+neither keeps the warehouse open. Writes use :func:`pintel.serve.auth.require_token`.
 """
 
 from __future__ import annotations
@@ -19,22 +19,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from pintel.serve.churn import ChurnStore
 from pintel.serve.config import ServeConfig
-from pintel.serve.routes import flags, health, ofrep
+from pintel.serve.routes import copilot, flags, health, ofrep
 from pintel.serve.snapshot import SnapshotStore
 
 log = logging.getLogger("pintel.serve")
 
-ROUTERS: list[APIRouter] = [health.router, ofrep.router, flags.router]
+ROUTERS: list[APIRouter] = [health.router, ofrep.router, flags.router, copilot.router]
 
 
-async def _refresh_forever(store: SnapshotStore) -> None:
+async def _refresh_forever(store: SnapshotStore | ChurnStore) -> None:
     while True:
         await asyncio.sleep(store.refresh_seconds)
         try:
             await run_in_threadpool(store.refresh)
         except Exception:  # keep refreshing; the last good snapshot stays served
-            log.exception("flag snapshot refresh failed")
+            log.exception("%s refresh failed", type(store).__name__)
 
 
 async def _bad_request(_request: Request, exc: Exception) -> JSONResponse:
@@ -59,23 +60,29 @@ def create_app(config: ServeConfig, routers: list[APIRouter] | None = None) -> F
             store.current.revision,
             store.current.source,
         )
-        task = asyncio.create_task(_refresh_forever(store))
+        churn: ChurnStore = app.state.churn
+        await run_in_threadpool(churn.start)
+        log.info("serving churn scores of %d users from %s", len(churn.current.scores), churn.current.table)
+        tasks = [asyncio.create_task(_refresh_forever(s)) for s in (store, churn)]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(
         title="pintel",
-        description="Product intelligence: feature flags over OpenFeature (OFREP), health, and more.",
+        description="Product intelligence: feature flags over OpenFeature (OFREP), questions (/ask), the digest, "
+        "churn scores per user, health.",
         version="0.1.0",
         lifespan=lifespan,
     )
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.state.config = config
     app.state.flags = SnapshotStore(config.warehouse, config.flags_file, config.refresh_seconds)
+    app.state.churn = ChurnStore(config.warehouse, config.refresh_seconds)
     for router in routers if routers is not None else ROUTERS:
         app.include_router(router)
     return app

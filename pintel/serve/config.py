@@ -18,6 +18,7 @@ from pintel.settings import Settings
 class ServeConfig:
     warehouse: Path
     flags_file: Path
+    reports: Path = Path("reports")
     host: str = "127.0.0.1"
     port: int = 8000
     refresh_seconds: float = 1.0
@@ -35,6 +36,7 @@ class ServeConfig:
         return cls(
             warehouse=settings.warehouse,
             flags_file=snapshot_path(settings.warehouse),
+            reports=settings.reports,
             host=host or os.environ.get("PINTEL_SERVE_HOST", "127.0.0.1"),
             port=int(port or os.environ.get("PINTEL_SERVE_PORT", 8000)),
             refresh_seconds=float(refresh_seconds or os.environ.get("PINTEL_SERVE_REFRESH_SECONDS", 1.0)),

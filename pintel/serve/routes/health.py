@@ -14,5 +14,6 @@ def health(request: Request) -> dict[str, object]:
     return {
         "status": "ok" if flags["error"] is None else "degraded",
         "flags": flags,
+        "churn": request.app.state.churn.health(),
         "writes_enabled": bool(request.app.state.config.api_token),
     }
