@@ -26,20 +26,18 @@ from pintel.ask.compile import Compiler
 from pintel.ask.query import QueryError, Request, build_sql
 from pintel.build import build
 from pintel.settings import Settings
-from pintel.simulate import SimConfig, simulate
+from tests.support.warehouse import copy_warehouse
 
-SIM = SimConfig(users=1200, days=90, seed=7)
 QUESTIONS = yaml.safe_load((Path(__file__).parent / "ask" / "questions.yml").read_text())
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ask")
-    simulate(SIM, root / "landing")
-    settings = Settings(
-        home=root, landing=root / "landing", warehouse=root / "pintel.duckdb", dbt_target="duckdb", reports=root / "rep"
+def warehouse(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared small world's marts (conftest), copied, with the incident and segment models built on top."""
+    settings = copy_warehouse(small_warehouse, tmp_path_factory.mktemp("ask"))
+    build(
+        settings, select=[f"+{served},path:models/ml" for served in ("metric_incidents_served", "user_segments_served")]
     )
-    build(settings, select=["+path:models/marts", "+metric_incidents_served", "+user_segments_served"])
     return settings.warehouse
 
 

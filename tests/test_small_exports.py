@@ -6,10 +6,9 @@ model that cannot learn is ``skipped`` with the numbers in its reason and an emp
 guess and never a failed build; ``pintel summary`` lists the skips. Each case is one small build (~1 min of
 CPU, most of it dbt's fixed cost), so the cases are chosen to cover every condition of the issue between them:
 
-* ``one_user``: 1 user over 5 days -- every model but the marts' detectors is skipped;
+* ``one_user``: 1 user on a single day -- every model but the marts' detectors is skipped;
 * ``ten_users``: 10 users over 40 days, no identify traits, no key-feature adoption, no experiment, and the
   times in three ISO spellings plus epoch milliseconds (two files);
-* ``single_day``: 40 users, all on one day;
 * ``single_event``: 40 users over 40 days who only ever send ``page_viewed``.
 """
 
@@ -52,7 +51,7 @@ ALWAYS = {"experiment_results": "0 experiments", "causal_feature_impact": "0 of 
 
 CASES = {
     "one_user": (
-        Export("one_user", users=1, days=5),
+        Export("one_user", users=1, days=1),
         {
             "user_segment_centroids": "1 user, need ≥ 30 to form 3 segments",
             "user_segments": "no stored segments",
@@ -63,7 +62,6 @@ CASES = {
         Export("ten_users", users=10, days=40, mixed_times=True),
         {"user_segment_centroids": "10 users, need ≥ 30", "user_segments": "no stored segments", **ALWAYS},
     ),
-    "single_day": (Export("single_day", users=40, days=1), ALWAYS),
     "single_event": (Export("single_event", users=40, days=40, events=("page_viewed",)), ALWAYS),
 }
 
