@@ -15,39 +15,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pintel.decide.tables import DECISION_COLUMNS
 from pintel.settings import connect
 
-COLUMNS = {
-    "decision_id": "varchar",
-    "idempotency_key": "varchar",
-    "created_at": "timestamp",
-    "as_of": "timestamp",
-    "source": "varchar",
-    "source_id": "varchar",
-    "decision": "varchar",
-    "action_type": "varchar",
-    "target": "varchar",
-    "severity": "varchar",
-    "probability_success": "double",
-    "benefit": "double",
-    "cost": "double",
-    "expected_value": "double",
-    "confidence": "double",
-    "title": "varchar",
-    "rationale": "varchar",
-    "evidence": "varchar",
-    "payload": "varchar",
-    "input_tables": "varchar",
-    "model_versions": "varchar",
-    "policy_version": "varchar",
-    "policy_hash": "varchar",
-    "data_quality_status": "varchar",
-    "freshness_status": "varchar",
-    "kill_switch": "boolean",
-    "automatic": "boolean",
-    "evaluate_after": "timestamp",
-    "status": "varchar",
-}
+#: The table's columns and types: the engine's own definition, so hand-made rows always match what it writes.
+COLUMNS = DECISION_COLUMNS
 
 POLICY = {
     "version": "test-1",
