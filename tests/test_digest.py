@@ -96,7 +96,7 @@ def test_no_decisions_yet_and_missing_models_are_said(small_warehouse: Settings,
 
 @pytest.mark.skipif(browser.chromium() is None and not os.environ.get("CI"), reason="chromium is not installed")
 def test_digest_renders_in_headless_chromium(copilot: Settings, tmp_path: Path) -> None:
-    assert browser.chromium(), "chromium is missing: `make install` installs Debian's chromium package"
+    assert browser.chromium(), "chromium is missing: `make browser` (part of `make test`) installs Debian's chromium"
     page = tmp_path / "digest.html"
     shutil.copy2(copilot.reports / "digest.html", page)
     width, height = 1100, 6000
