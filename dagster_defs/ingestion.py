@@ -6,7 +6,14 @@ from dagster import AssetExecutionContext
 from dagster_defs.resources import PintelResource
 from pintel.ingest.landing import load_landing
 
-RAW_TABLES = ("events", "identifies", "ingested_files", "custom_events", "truth_churn_snapshots")
+RAW_TABLES = (
+    "events",
+    "identifies",
+    "ingested_files",
+    "custom_events",
+    "truth_churn_snapshots",
+    "truth_feature_propensities",
+)
 
 
 @dg.multi_asset(

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from pintel.decide import causal, churn, experiments, guards, incidents, rollouts
+from pintel.decide import causal, churn, experiments, guards, incidents, nudges, rollouts
 from pintel.decide.candidate import Candidate, Context
 from pintel.decide.policy import Policy, load_policy
 from pintel.decide.tables import ACTING, DECISION_COLUMNS, append_decisions, ensure_schema, idempotency_key, rows_frame
@@ -32,6 +32,7 @@ SOURCES: dict[str, Callable[[Context], list[Candidate]]] = {
     "experiments": experiments.candidates,
     "churn": churn.candidates,
     "causal": causal.candidates,
+    "recommendations": nudges.candidates,
 }
 
 

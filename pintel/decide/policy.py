@@ -213,6 +213,17 @@ class Causal(_Strict):
     max_share_trimmed: float = Field(ge=0, le=1)
 
 
+class Nudges(_Strict):
+    """Feature nudges from each user's top recommendation, with a random holdout (:mod:`pintel.decide.nudges`)."""
+
+    recommendations_table: str = Field(pattern=r"^[A-Za-z_][\w]*\.[A-Za-z_][\w]*$")
+    min_users: int = Field(ge=1)
+    max_users_per_feature: int = Field(ge=1)
+    holdout_share: float = Field(gt=0, lt=1)
+    holdout_salt: str = Field(min_length=1)
+    min_holdout_users: int = Field(ge=1)
+
+
 class DataQuality(_Strict):
     """``unknown`` (no validation recorded) blocks act/rollback when ``unknown_blocks_actions``."""
 
@@ -249,6 +260,7 @@ class Policy(DeliveryRules):
     experiments: Experiments
     churn: Churn
     causal: Causal
+    nudges: Nudges
     data_quality: DataQuality
     snoozes: list[Snooze]
 

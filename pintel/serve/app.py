@@ -1,9 +1,10 @@
 """The one HTTP surface of pintel: a FastAPI app with one router per concern.
 
 Routers in :data:`ROUTERS` are mounted in order; each reads shared state from ``request.app.state``:
-``config`` (:class:`ServeConfig`), ``flags`` (the flag :class:`SnapshotStore`) and ``churn`` (the churn-score
-:class:`ChurnStore` behind ``/users/{id}/churn``). Both stores load at start-up and refresh in the background;
-neither keeps the warehouse open. Writes use :func:`pintel.serve.auth.require_token`.
+``config`` (:class:`ServeConfig`), ``flags`` (the flag :class:`SnapshotStore`), ``churn`` (the churn-score
+:class:`ChurnStore` behind ``/users/{id}/churn``) and ``recommendations`` (the :class:`RecommendationStore`
+behind ``/users/{id}/recommendations``). The stores load at start-up and refresh in the background; none
+keeps the warehouse open. Writes use :func:`pintel.serve.auth.require_token`.
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ from starlette.concurrency import run_in_threadpool
 
 from pintel.serve.churn import ChurnStore
 from pintel.serve.config import ServeConfig
-from pintel.serve.routes import copilot, flags, health, ofrep
+from pintel.serve.recommendations import RecommendationStore
+from pintel.serve.routes import copilot, flags, health, ofrep, recommendations
 from pintel.serve.snapshot import SnapshotStore
 
 log = logging.getLogger("pintel.serve")
 
-ROUTERS: list[APIRouter] = [health.router, ofrep.router, flags.router, copilot.router]
+ROUTERS: list[APIRouter] = [health.router, ofrep.router, flags.router, copilot.router, recommendations.router]
 
 
-async def _refresh_forever(store: SnapshotStore | ChurnStore) -> None:
+async def _refresh_forever(store: SnapshotStore | ChurnStore) -> None:  # RecommendationStore is a ChurnStore
     while True:
         await asyncio.sleep(store.refresh_seconds)
         try:
@@ -63,7 +65,9 @@ def create_app(config: ServeConfig, routers: list[APIRouter] | None = None) -> F
         churn: ChurnStore = app.state.churn
         await run_in_threadpool(churn.start)
         log.info("serving churn scores of %d users from %s", len(churn.current.scores), churn.current.table)
-        tasks = [asyncio.create_task(_refresh_forever(s)) for s in (store, churn)]
+        recs: RecommendationStore = app.state.recommendations
+        await run_in_threadpool(recs.start)
+        tasks = [asyncio.create_task(_refresh_forever(s)) for s in (store, churn, recs)]
         try:
             yield
         finally:
@@ -75,7 +79,7 @@ def create_app(config: ServeConfig, routers: list[APIRouter] | None = None) -> F
     app = FastAPI(
         title="pintel",
         description="Product intelligence: feature flags over OpenFeature (OFREP), questions (/ask), the digest, "
-        "churn scores per user, health.",
+        "churn scores and feature recommendations per user, health.",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -83,6 +87,7 @@ def create_app(config: ServeConfig, routers: list[APIRouter] | None = None) -> F
     app.state.config = config
     app.state.flags = SnapshotStore(config.warehouse, config.flags_file, config.refresh_seconds)
     app.state.churn = ChurnStore(config.warehouse, config.refresh_seconds)
+    app.state.recommendations = RecommendationStore(config.warehouse, config.refresh_seconds)
     for router in routers if routers is not None else ROUTERS:
         app.include_router(router)
     return app

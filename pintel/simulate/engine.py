@@ -26,7 +26,7 @@ from pintel.simulate.dynamics import TREATMENT_DAY, Draws, State, StepOut, World
 from pintel.simulate.emit import DayBatch, DayOutcome, Emitter, Experiment, Incidents
 from pintel.simulate.events import DAY_MS, EventFactory
 from pintel.simulate.flags import FlagLayer, Noise
-from pintel.simulate.oracle import oracle_probability
+from pintel.simulate.oracle import oracle_probabilities
 from pintel.simulate.plays import TWIN_FLAG_STREAM, TWIN_ORACLE_STREAM, TWIN_STREAM, PlayTwins
 from pintel.simulate.population import Population, draw_population
 from pintel.simulate.truth import write_truth
@@ -55,6 +55,7 @@ class Recorder:
     free_at_risk: list[int] = field(default_factory=list)  # live free-plan users before the day's step
     free_quits: list[int] = field(default_factory=list)  # ... of whom churned that day (latent)
     free_hazard_unshifted: list[float] = field(default_factory=list)  # ... their summed hazard without the drift
+    upgrade_probability: list[np.ndarray] = field(default_factory=list)  # per snapshot, beside ``snapshots``
     messages: int = 0
 
 
@@ -225,7 +226,7 @@ class Simulation:
         w, cfg = self.cfg.churn_inactivity_days, self.cfg
         # Drawn for the base world's eligible users, so a replay's plays cannot shift anyone else's draws.
         eligible = np.flatnonzero((self.last_valid_base >= day - w) & (self.valid_cancel_day_base < 0))
-        prob = oracle_probability(
+        prob, upgrade = oracle_probabilities(
             self.world, self.state, eligible, day, cfg.churn_horizon_days, cfg.oracle_draws, _rng(cfg.seed, 2, day)
         )
         plan = self.state.plan[eligible].copy()
@@ -235,7 +236,7 @@ class Simulation:
             keep = ~started[eligible]
             real = np.flatnonzero((self.last_valid >= day - w) & (self.valid_cancel_day < 0) & started)
             rows = self.plays.rows[self.plays.index[real]]
-            twin_prob = oracle_probability(
+            twin_prob, twin_upgrade = oracle_probabilities(
                 self.world,
                 self.state,
                 rows,
@@ -248,8 +249,10 @@ class Simulation:
             order = np.argsort(users, kind="stable")
             eligible = users[order]
             prob = np.r_[prob[keep], twin_prob][order]
+            upgrade = np.r_[upgrade[keep], twin_upgrade][order]
             plan = np.r_[plan[keep], self.state.plan[rows]][order]
         self.rec.snapshots.append((day, eligible, prob, plan))
+        self.rec.upgrade_probability.append(upgrade)
 
     # ---------------------------------------------------------------- events
     def _emit(self, day: int, rng: np.random.Generator, out: StepOut) -> None:

@@ -4,36 +4,59 @@ It runs ``draws`` Monte Carlo paths of the very ``World.step`` that generated th
 the activity coin flips: given a latent path, "no activity in the horizon" has probability
 ``prod(1 - p_active)`` over the days that are not forced, so each path contributes an exact conditional
 probability instead of a 0/1 outcome. Thirty-two paths then give a stable probability per user.
+
+The same paths give the true probability that a free-plan user upgrades within the horizon (the upgrade
+propensity's oracle): given a path, no upgrade has probability ``prod(1 - p_upgrade)`` over the days the user
+stays, where ``p_upgrade`` depends on the latent engagement only, which a plan move never changes. (After an
+upgrade the path's churn hazard is the paid plan's, a second-order difference ignored here.) Reading the paths
+draws no random number, so the events and the churn oracle are unchanged.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from pintel.simulate.dynamics import Draws, State, World
+from pintel.simulate.dynamics import Draws, State, World, sigmoid
 
 
 def oracle_probability(
     world: World, state: State, rows: np.ndarray, day: int, horizon: int, draws: int, rng: np.random.Generator
 ) -> np.ndarray:
     """P(cancel in [day, day+horizon) or no activity in [day, day+horizon)) for each row, from its state."""
+    return oracle_probabilities(world, state, rows, day, horizon, draws, rng)[0]
+
+
+def oracle_probabilities(
+    world: World, state: State, rows: np.ndarray, day: int, horizon: int, draws: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(churn probability as :func:`oracle_probability`, P(upgrade from the free plan in the horizon)) per row.
+
+    The upgrade probability is NaN for rows not on the free plan at ``day`` and 0 for cancelled users.
+    """
     if len(rows) == 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0)
     live = ~state.cancelled[rows]
     out = np.ones(len(rows))  # users who cancelled never come back: churn is certain
+    upgrade = np.where(state.plan[rows] == 0, 0.0, np.nan)
     live_rows = rows[live]
     if len(live_rows) == 0 or draws <= 0:
-        return out if draws > 0 else np.full(len(rows), np.nan)
+        return (out, upgrade) if draws > 0 else (np.full(len(rows), np.nan), np.full(len(rows), np.nan))
     paths = state.take(np.repeat(live_rows, draws))
     n = len(paths.user)
     cancelled = np.zeros(n, bool)
     touched = np.zeros(n, bool)  # forced activity, or sampled activity on days that feed back
     p_none = np.ones(n)
+    p_no_upgrade = np.ones(n)
+    dyn = world.dyn
     for t in range(horizon):
         step = world.step(paths, day + t, Draws.draw(rng, n))
         cancelled |= step.cancel
         touched |= step.forced | (step.feedback & step.active)
         p_none *= np.where(step.feedback, 1.0, 1.0 - step.p_act)
+        p_up = sigmoid(dyn.upgrade_intercept + dyn.upgrade_engagement * paths.e)
+        p_no_upgrade *= np.where(step.p_act > 0, 1.0 - p_up, 1.0)  # p_act > 0 exactly on the days a row stays
     prob = np.where(cancelled, 1.0, np.where(touched, 0.0, p_none))
     out[live] = prob.reshape(len(live_rows), draws).mean(axis=1)
-    return out
+    up_live = 1.0 - p_no_upgrade.reshape(len(live_rows), draws).mean(axis=1)
+    upgrade[live] = np.where(state.plan[live_rows] == 0, up_live, np.nan)
+    return out, upgrade

@@ -33,6 +33,7 @@ from pintel.simulate.emit import PLAN_NAMES, Emitter, Experiment, Incidents
 from pintel.simulate.flags import ERROR_EVENT, FlagLayer
 from pintel.simulate.plays import PlayTwins
 from pintel.simulate.population import Population
+from pintel.simulate.truth_personal import PERSONAL_DEFINITIONS, write_personal_truth
 from pintel.simulate.truth_replay import play_units, rollout_incidents, rollout_manifest, write_replay_truth
 
 TRUTH_VERSION = 2
@@ -189,10 +190,12 @@ def write_truth(sim: Simulation) -> dict:
 
     # Weekly snapshots with the oracle and the realised label.
     snaps = []
-    for s_day, eligible, prob, plan in sim.rec.snapshots:
-        snaps.append(pd.DataFrame({"s": s_day, "u": eligible, "oracle_probability": prob, "plan": plan}))
+    for (s_day, eligible, prob, plan), up in zip(sim.rec.snapshots, sim.rec.upgrade_probability, strict=True):
+        snaps.append(pd.DataFrame({"s": s_day, "u": eligible, "oracle_probability": prob, "plan": plan, "up": up}))
     snap = (
-        pd.concat(snaps, ignore_index=True) if snaps else pd.DataFrame(columns=["s", "u", "oracle_probability", "plan"])
+        pd.concat(snaps, ignore_index=True)
+        if snaps
+        else pd.DataFrame(columns=["s", "u", "oracle_probability", "plan", "up"])
     )
     snap_days = snap["s"].to_numpy(np.int64)
     snap_users = snap["u"].to_numpy(np.int64)
@@ -204,10 +207,12 @@ def write_truth(sim: Simulation) -> dict:
             "oracle_probability": snap["oracle_probability"].astype(float),
             "churned_30d": snap["churned_30d"].astype("Int8"),
             "plan": np.asarray(PLAN_NAMES)[snap["plan"].to_numpy(np.int64)] if len(snap) else [],
+            "upgrade_oracle_probability": snap["up"].astype(float),
         }
     )
     churn_snap.to_parquet(gt / "churn_snapshots.parquet", index=False)
 
+    write_personal_truth(sim, gt)
     causal, causal_summary = _causal(sim)
     causal.to_parquet(gt / "causal_units.parquet", index=False)
     experiment, experiment_summary = _experiment(sim)
@@ -245,6 +250,7 @@ def write_truth(sim: Simulation) -> dict:
             "snapshots": f"Mondays from day {cfg.churn_inactivity_days} of the window",
             "retention_nd": "valid activity in days [N, N+7) after the signup day",
             "key_feature_adopted_14d": "first use of the key feature in days [0, 14) after signup",
+            **PERSONAL_DEFINITIONS,
         },
         "counts": {
             "messages_written": int(sim.rec.messages),

@@ -22,6 +22,10 @@ GUARDED = (
     "metric_incidents",
     "causal_feature_impact",
     "experiment_results",
+    "feature_recommendations",
+    "ml_recommendation_metrics",
+    "upgrade_propensity_v1",
+    "ml_upgrade_metrics",
 )
 
 
@@ -54,6 +58,14 @@ def model(dbt, session):
         models["causal_feature_impact"] = dbt.ref("causal_feature_impact")
     with suppress(Exception):
         models["experiment_results"] = dbt.ref("experiment_results")
+    with suppress(Exception):
+        models["feature_recommendations"] = dbt.ref("feature_recommendations")
+    with suppress(Exception):
+        models["ml_recommendation_metrics"] = dbt.ref("ml_recommendation_metrics")
+    with suppress(Exception):
+        models["upgrade_propensity_v1"] = dbt.ref("upgrade_propensity", v=1)
+    with suppress(Exception):
+        models["ml_upgrade_metrics"] = dbt.ref("ml_upgrade_metrics")
     # the table being rebuilt is only swapped in after this function returns
     exists = table_exists(session, dbt.this.schema, dbt.this.identifier)
     previous = session.sql(f"select * from {dbt.this}").df() if exists else None
