@@ -23,6 +23,8 @@ INPUTS = [
     ["ml", "experiment_results_served"],
     ["ml", "churn_scores_v2"],
     ["ml", "causal_feature_impact_served"],
+    ["ml", "feature_recommendations_served"],
+    ["ml", "ml_recommendation_metrics"],
 ]
 
 

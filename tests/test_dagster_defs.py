@@ -49,7 +49,9 @@ def test_definitions_load_with_the_whole_asset_graph(defs: dg.Definitions) -> No
     assert {
         dg.AssetKey(["marts", "fct_flag_user_hourly"]),
         dg.AssetKey(["ml", "metric_incidents_served"]),
+        dg.AssetKey(["ml", "feature_recommendations_served"]),
     } <= decision_inputs
+    assert {"raw/truth_feature_propensities", "ml/ml_recommendation_metrics", "ml/upgrade_propensity_v1"} <= keys
     assert {dg.AssetKey(["decide", "decisions"]), dg.AssetKey(["act", "actions"])} <= graph.get(
         dg.AssetKey(["reports", "insight_digest"])
     ).parent_keys

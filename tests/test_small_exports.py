@@ -38,6 +38,10 @@ GUARDED = {
     "metric_incidents",
     "causal_feature_impact",
     "experiment_results",
+    "feature_recommendations",
+    "ml_recommendation_metrics",
+    "upgrade_propensity_v1",
+    "ml_upgrade_metrics",
 }
 #: Not enough labelled weekly snapshots to train churn on any of these exports: the chain is skipped.
 CHURN_SKIPPED = {"ml_model_registry", "churn_predictions_v1", "churn_predictions_v2", "ml_churn_metrics"}
@@ -47,7 +51,17 @@ NO_CHURN = {
     **{m: "no trained" for m in CHURN_SKIPPED - {"ml_model_registry"}},
 }
 #: What every one of these exports lacks: an experiment, an estimable feature effect, churn labels.
-ALWAYS = {"experiment_results": "0 experiments", "causal_feature_impact": "0 of 40", **NO_CHURN}
+#: ... and enough users of a catalogued feature to learn co-use (one export has features: 10 users, not 20), or
+#: labelled snapshots of free-plan users to train, calibrate and test the upgrade propensity on.
+ALWAYS = {
+    "experiment_results": "0 experiments",
+    "causal_feature_impact": "0 of 40",
+    **NO_CHURN,
+    "feature_recommendations": "need ≥ 20 (users of a catalogued feature)",
+    "ml_recommendation_metrics": "need ≥ 20 (users of a catalogued feature)",
+    "upgrade_propensity_v1": "need ≥ 4 to train, calibrate and test",
+    "ml_upgrade_metrics": "need ≥ 4 to train, calibrate and test",
+}
 
 CASES = {
     "one_user": (

@@ -30,7 +30,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from pintel.churn.evaluate import expected_calibration_error
-from pintel.status import InsufficientData, need
+from pintel.status import need
 
 __all__ = [
     "FEATURES",
@@ -74,11 +74,13 @@ def upgrade_frame(
     paid = plans[~plans["plan"].isin(free_plans)][["user_id", "valid_from"]].copy()
     paid["valid_from"] = pd.to_datetime(paid["valid_from"]).dt.date
     joined = rows[["user_id", "snapshot_date"]].merge(paid, on="user_id", how="inner")
-    delta = np.array([(v - s).days for v, s in zip(joined["valid_from"], joined["snapshot_date"], strict=True)])
+    delta = np.array(
+        [(v - s).days for v, s in zip(joined["valid_from"], joined["snapshot_date"], strict=True)], dtype=np.int64
+    )
     hit = joined[(delta >= 0) & (delta < horizon_days)] if len(joined) else joined
     keys = set(zip(hit["user_id"], hit["snapshot_date"], strict=True))
     rows["upgraded"] = [float((u, s) in keys) for u, s in zip(rows["user_id"], rows["snapshot_date"], strict=True)]
-    observed = np.array([s + dt.timedelta(days=horizon_days) <= as_of for s in rows["snapshot_date"]])
+    observed = np.array([s + dt.timedelta(days=horizon_days) <= as_of for s in rows["snapshot_date"]], dtype=bool)
     rows.loc[~observed, "upgraded"] = np.nan
     return rows.reset_index(drop=True)
 
@@ -104,7 +106,7 @@ class UpgradeModel:
 
 
 def _windows(labelled: pd.DataFrame) -> tuple[list, list, list]:
-    dates = sorted(labelled["snapshot_date"].unique())
+    dates = sorted(labelled["snapshot_date"].unique())  # snapshots with a free-plan user and a seen horizon
     if len(dates) < TEST_SNAPSHOTS + CALIBRATION_SNAPSHOTS + MIN_TRAIN_SNAPSHOTS:
         raise need(
             len(dates),
@@ -138,8 +140,6 @@ def fit_upgrade(train: pd.DataFrame, calib: pd.DataFrame) -> UpgradeModel:
 def split_and_fit(frame: pd.DataFrame) -> tuple[UpgradeModel, pd.DataFrame, pd.DataFrame]:
     """(model, its training rows, the later test rows) from an :func:`upgrade_frame`."""
     labelled = frame[frame["upgraded"].notna()]
-    if labelled.empty:
-        raise InsufficientData("0 free-plan user-snapshots with an observed upgrade horizon")
     train_d, calib_d, test_d = _windows(labelled)
     pick = labelled["snapshot_date"].isin
     train, calib, test = labelled[pick(train_d)], labelled[pick(calib_d)], labelled[pick(test_d)]
