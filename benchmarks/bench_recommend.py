@@ -34,9 +34,10 @@ from pintel.recommend.dbt_models import run_recommendation_metrics, run_upgrade_
 from pintel.recommend.ease import fit_ease  # noqa: E402
 from pintel.recommend.rank import recommendations  # noqa: E402
 from pintel.recommend.usage import UsageMatrix  # noqa: E402
-from pintel.settings import Settings, connect  # noqa: E402
+from pintel.settings import connect  # noqa: E402
 from pintel.simulate import SimConfig, simulate  # noqa: E402
 from pintel.tables import table_exists  # noqa: E402
+from tests.support.warehouse import settings_for  # noqa: E402
 
 MARTS = ["+fct_user_features", "+dim_user_plans", "+fct_events", "+fct_user_daily", "+dim_features", "+dim_users"]
 
@@ -44,10 +45,10 @@ MARTS = ["+fct_user_features", "+dim_user_plans", "+fct_events", "+fct_user_dail
 def world(seed: int, out: Path) -> Path:
     """Simulate and build seed ``seed`` under ``out``; returns the warehouse path."""
     landing, warehouse = out / "landing", out / "pintel.duckdb"
-    if not warehouse.exists():
+    if not (landing / "ground_truth" / "manifest.json").exists():
         simulate(SimConfig(users=5000, days=90, seed=seed), landing)
-        settings = Settings(home=out, landing=landing, warehouse=warehouse, reports=out / "reports")
-        build(settings, select=MARTS, exclude=["path:models/ml"])
+    if not warehouse.exists():
+        build(settings_for(out, landing), select=MARTS, exclude=["path:models/ml"])
     return warehouse
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pintel.catalog import load_catalog
-from pintel.simulate.config import SimConfig
+from pintel.simulate.config import Dynamics
 
 
 def test_feature_propensities_follow_the_persona_and_the_key_feature_rule(small_sim: Path) -> None:
@@ -21,7 +21,7 @@ def test_feature_propensities_follow_the_persona_and_the_key_feature_rule(small_
     others = merged[merged["feature_key"] != key]
     assert others.groupby(["persona", "feature_key"])["adoption_probability_per_active_day"].nunique().eq(1).all()
     assert others["adoption_probability_per_active_day"].between(0, 0.9).all()
-    natural = SimConfig(users=1).dynamics.key_natural_adoption
+    natural = Dynamics().key_natural_adoption
     assert (merged.loc[merged["feature_key"] == key, "adoption_probability_per_active_day"] == natural).all()
     assert others["early_decision_propensity"].isna().all()
     # personas differ in taste: the collaborator's favourite is a collaboration feature
