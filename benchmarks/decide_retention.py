@@ -35,7 +35,7 @@ import pandas as pd
 
 from pintel.build import build
 from pintel.dbt_project import project_var
-from pintel.decide import decide, evaluate_outcomes
+from pintel.decide import decide, evaluate_outcomes, load_decisions
 from pintel.decide.stats import two_proportions
 from pintel.settings import Settings, connect
 from pintel.simulate import SimConfig, load_actions, simulate
@@ -98,6 +98,8 @@ def _built(root: Path, select: list[str]) -> Settings:
         try:
             build(s, select=select)
         except Exception as exc:  # a failing dbt test must not hide the figures; it is reported
+            if "No space left" in str(exc):
+                raise
             _log(f"build of {root.name} reported: {str(exc)[:300]}")
         marker.touch()
         _log(f"built {select} for {root.name} in {time.perf_counter() - t:.0f} s")
@@ -118,82 +120,106 @@ def cut_landing(full: Path, landing: Path, before: str) -> None:
     shutil.copytree(full / "ground_truth", landing / "ground_truth")
 
 
-def retention_seed(out: Path, seed: int, policy) -> dict:
+def _make_list(out: Path, seed: int, cfg: SimConfig, days: int, policy, keep: bool) -> dict:
+    """Steps 1-3: the list (with its decision row) from the cut warehouse; the decisions are kept as Parquet."""
+    cut = out / f"r{seed}_cut{days}"
+    full = out / f"r{seed}" / "landing"
+    if not (cut / ".built").exists():
+        full = _simulated(out / f"r{seed}", cfg)
+        cut_landing(full, cut / "landing", (cfg.start + timedelta(days=days)).isoformat())
+    s = _built(cut, SCORES)
+    if not keep:  # a 5 000 x 120 landing is ~130 MB; the seed rebuilds it
+        shutil.rmtree(cut / "landing", ignore_errors=True)
+        shutil.rmtree(full.parent, ignore_errors=True)
+    con = connect(s.warehouse)
+    try:
+        table = policy.churn.scores_table
+        snapshot = con.execute(f"select max(snapshot_date) from {table}").fetchone()[0]
+        if snapshot is None:
+            return {"skipped": "the cut warehouse serves no churn scores"}
+        at_risk, mean_p = con.execute(
+            f"select count(*), avg(churn_probability) from {table} where snapshot_date = ? and churn_probability >= ?",
+            [snapshot, policy.churn.min_probability],
+        ).fetchone()
+        decide(con, policy, pd.Timestamp(snapshot) + timedelta(hours=1), sources=["churn"])
+        rows = load_decisions(con)
+        con.execute(f"copy (select * from decide.decisions) to '{out / f'r{seed}_decisions.parquet'}' (format parquet)")
+    finally:
+        con.close()
+    if not keep:
+        shutil.rmtree(cut, ignore_errors=True)
+    plays = rows[rows["action_type"] == "churn_retention_list"]
+    if plays.empty:
+        return {"snapshot": str(snapshot), "skipped": "no retention list"}
+    play = plays.iloc[-1]
+    payload = json.loads(play["payload"])
+    return {
+        "snapshot": str(snapshot),
+        "users_at_risk": int(at_risk),
+        "mean_probability_at_risk": float(mean_p),
+        "decision_id": play["decision_id"],
+        "decision": play["decision"],
+        "users": payload["users"],
+        "holdout": payload["holdout"],
+    }
+
+
+def retention_seed(out: Path, seed: int, policy, keep: bool = False) -> dict:
     cfg = SimConfig(users=USERS, days=DAYS, seed=seed)
     days = cut_days(cfg.start)
     horizon = int(project_var("churn_horizon_days"))
     if days + horizon - 1 > DAYS:
         raise ValueError(f"a {DAYS}-day world cannot observe the {horizon}-day outcome of a list made on day {days}")
-    full = _simulated(out / f"r{seed}", cfg)
-    cut = out / f"r{seed}_cut{days}"
-    cut_landing(full, cut / "landing", (cfg.start + timedelta(days=days)).isoformat())
-    s = _built(cut, SCORES)
-    con = connect(s.warehouse)
-    try:
-        snapshot = con.execute(f"select max(snapshot_date) from {policy.churn.scores_table}").fetchone()[0]
-        if snapshot is None:
-            return {"seed": seed, "cut_days": days, "skipped": "the cut warehouse serves no churn scores"}
-        at_risk = con.execute(
-            f"select count(*), avg(churn_probability) from {policy.churn.scores_table} "
-            "where snapshot_date = ? and churn_probability >= ?",
-            [snapshot, policy.churn.min_probability],
-        ).fetchone()
-        run = decide(con, policy, pd.Timestamp(snapshot) + timedelta(hours=1), sources=["churn"])
-        plays = run.decisions[run.decisions["action_type"] == "churn_retention_list"]
-    finally:
-        con.close()
-    if plays.empty:
-        return {"seed": seed, "cut_days": days, "snapshot": str(snapshot), "skipped": "no retention list"}
-    play = plays.iloc[0]
-    payload = json.loads(play["payload"])
-    n_t, n_h = len(payload["users"]), len(payload["holdout"])
+    listed = out / f"r{seed}_list.json"
+    if not listed.exists():
+        listed.write_text(json.dumps(_make_list(out, seed, cfg, days, policy, keep)))
+    made = json.loads(listed.read_text())
+    if "skipped" in made:
+        return {"seed": seed, "cut_days": days, **made}
+    snapshot, n_t, n_h = made["snapshot"], len(made["users"]), len(made["holdout"])
     rules = policy.churn
     planned = round(rules.capacity_per_day * rules.list_days / (1 - rules.holdout_share))
+    half = expected_half_width(n_t, n_h, made["mean_probability_at_risk"])
     _log(
-        f"seed {seed}: snapshot {snapshot}, {at_risk[0]} users at risk (mean p {at_risk[1]:.2f}); list of {n_t} "
-        f"contacted + {n_h} held out (policy size {planned}); decision {play['decision']}; expected 95 % "
-        f"half-width at p = {at_risk[1]:.2f}: {expected_half_width(n_t, n_h, at_risk[1]):.3f}"
+        f"seed {seed}: snapshot {snapshot}, {made['users_at_risk']} users at risk (mean p "
+        f"{made['mean_probability_at_risk']:.2f}); list of {n_t} contacted + {n_h} held out (policy size "
+        f"{planned}); decision {made['decision']}; expected 95 % half-width {half:.3f}"
     )
     actions = out / f"r{seed}_actions.json"
-    actions.write_text(
-        json.dumps(
-            {
-                "retention_plays": [
-                    {"user_id": u, "date": str(snapshot), "decision_id": play["decision_id"]} for u in payload["users"]
-                ]
-            },
-            indent=1,
-        )
-    )
+    plays = [{"user_id": u, "date": snapshot, "decision_id": made["decision_id"]} for u in made["users"]]
+    actions.write_text(json.dumps({"retention_plays": plays}, indent=1))
     replay = out / f"r{seed}_replay"
     _simulated(replay, cfg, actions)
     rs = _built(replay, LABELS)
     con = connect(rs.warehouse)
     try:
         con.execute("create schema if not exists decide")
-        con.execute(f"attach '{s.warehouse}' as cut (read_only)")
-        con.execute("create or replace table decide.decisions as select * from cut.decide.decisions")
-        con.execute("detach cut")
-        outcome = evaluate_outcomes(con, policy)
-        outcome = outcome[outcome["decision_id"] == play["decision_id"]] if not outcome.empty else outcome
+        decisions = out / f"r{seed}_decisions.parquet"
+        con.execute(f"create or replace table decide.decisions as select * from read_parquet('{decisions}')")
+        con.execute("drop table if exists decide.action_outcomes")
+        end = pd.Timestamp(cfg.start) + timedelta(days=DAYS) - timedelta(hours=1)
+        outcome = evaluate_outcomes(con, policy, end)
+        outcome = outcome[outcome["decision_id"] == made["decision_id"]] if not outcome.empty else outcome
         labels = con.execute(
             "select user_id, churned_30d from marts.fct_churn_labels where snapshot_date = ?", [snapshot]
         ).df()
     finally:
         con.close()
     truth = pd.read_parquet(replay / "landing" / "ground_truth" / "retention_play_units.parquet")
+    if not keep:
+        shutil.rmtree(replay, ignore_errors=True)
     seen = truth[truth["churned_30d_with_play"].notna()]
     effect = seen["churned_30d_with_play"].astype(float) - seen["churned_30d_without_play"].astype(float)
     agree = seen.merge(labels, on="user_id")
     result = {
         "seed": seed,
         "cut_days": days,
-        "snapshot": str(snapshot),
-        "users_at_risk": int(at_risk[0]),
-        "decision": play["decision"],
+        "snapshot": snapshot,
+        "users_at_risk": made["users_at_risk"],
+        "decision": made["decision"],
         "listed_treated": n_t,
         "listed_holdout": n_h,
-        "expected_half_width": expected_half_width(n_t, n_h, at_risk[1]),
+        "expected_half_width": half,
         "planted_effect": float(effect.mean()),
         "planted_users": len(seen),
         "truth_churn_with_play": float(seen["churned_30d_with_play"].astype(float).mean()),
@@ -266,10 +292,11 @@ def markdown(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(out: Path, seeds: list[int], policy) -> list[dict]:
+def run(out: Path, seeds: list[int], policy, keep: bool = False) -> list[dict]:
+    """Every seed in turn; without ``keep`` each seed's landings are deleted once used (the warehouses stay)."""
     results = []
     for seed in seeds:
-        results.append(retention_seed(out, seed, policy))
+        results.append(retention_seed(out, seed, policy, keep))
         (out / f"bench_retention_{'_'.join(map(str, seeds))}.json").write_text(
             json.dumps({"seeds": results, "pooled": pooled(results)}, indent=2, default=str)
         )
