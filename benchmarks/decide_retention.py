@@ -224,6 +224,10 @@ def retention_seed(out: Path, seed: int, policy, keep: bool = False) -> dict:
         "planted_users": len(seen),
         "truth_churn_with_play": float(seen["churned_30d_with_play"].astype(float).mean()),
         "truth_churn_without_play": float(seen["churned_30d_without_play"].astype(float).mean()),
+        # a play lowers the hazard of quitting; a user already dormant (latently gone) at the play has none left
+        "state_at_play": seen["state_at_play"].value_counts().to_dict(),
+        "planted_effect_by_state": effect.groupby(seen["state_at_play"]).mean().to_dict(),
+        "users_whose_outcome_the_play_changed": int((effect != 0).sum()),
         "warehouse_label_matches_truth": float(
             (agree["churned_30d"].astype(float) == agree["churned_30d_with_play"].astype(float)).mean()
         ),
