@@ -19,7 +19,7 @@ from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from pintel.dbt_project import parse_vars
 from pintel.ingest.landing import LoadReport, load_landing
-from pintel.settings import DBT_PROJECT_DIR, Settings
+from pintel.settings import DBT_PROJECT_DIR, Settings, WarehouseLocked, lock_message
 
 
 class BuildError(RuntimeError):
@@ -32,6 +32,7 @@ class BuildReport:
     seconds_load: float
     seconds_dbt: float
     nodes: dict[str, str] = field(default_factory=dict)
+    freshness: list[Any] = field(default_factory=list)  # pintel.quality.freshness.SourceFreshness
 
 
 def dbt_paths(settings: Settings) -> list[str]:
@@ -109,14 +110,25 @@ def run_dbt(settings: Settings, args: list[str], quiet: bool = True) -> dbtRunne
                 if str(r.status) in {"error", "fail", "runtime error"}
             ]
         detail = "; ".join(failures) or str(result.exception or "see dbt logs")
+        locked = lock_message(settings.warehouse, detail)
+        if locked is not None:
+            raise WarehouseLocked(locked)
         raise BuildError(f"dbt {' '.join(args)} failed: {detail}")
     return result
 
 
 def build(
-    settings: Settings, select: list[str] | None = None, full_refresh: bool = False, exclude: list[str] | None = None
+    settings: Settings,
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+    exclude: list[str] | None = None,
+    freshness: bool = False,
 ) -> BuildReport:
-    """Load new landing batches, then ``dbt build`` (seeds, snapshots, models and their tests)."""
+    """Load new landing batches, then ``dbt build`` (seeds, snapshots, models and their tests).
+
+    ``freshness``: then ``dbt source freshness`` on every source (``BuildReport.freshness``; `pintel build` asks
+    for it). A stale source is reported, never a failed build.
+    """
     started = time.perf_counter()
     load = load_landing(settings.landing, settings.warehouse)
     loaded = time.perf_counter()
@@ -132,4 +144,9 @@ def build(
         args.append("--full-refresh")
     result = run_dbt(settings, args)
     nodes = {r.node.unique_id: str(r.status) for r in result.result.results}
-    return BuildReport(load, loaded - started, time.perf_counter() - loaded, nodes)
+    report = BuildReport(load, loaded - started, time.perf_counter() - loaded, nodes)
+    if freshness:
+        from pintel.quality.freshness import source_freshness
+
+        report.freshness = source_freshness(settings)
+    return report

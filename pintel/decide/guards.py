@@ -1,5 +1,8 @@
 """The guards between a priced candidate and a written decision, in the order they apply.
 
+0. **Freshness** -- a stale events feed (``marts.data_freshness``: a live feed past its error threshold) means
+   the newest data is missing, not that the product changed: the run's only decision is one escalation to data
+   engineering (:func:`freshness_candidate`), and act/rollback are blocked as for failed data quality.
 1. **Data quality** -- a failed critical suite (or none recorded, when ``data_quality.unknown_blocks_actions``)
    turns every act/rollback that needs data quality into ``escalate``; the engine also writes one data-quality
    escalation (:func:`data_quality_candidate`).
@@ -69,7 +72,51 @@ def data_quality_candidate(ctx: Context) -> Candidate:
     )
 
 
+FRESHNESS_TABLE = "marts.data_freshness"
+
+
+def freshness(con: Any) -> tuple[str, dict[str, Any]]:
+    """The events feed's freshness status (fresh / late / stale / closed; ``unknown`` without the table)."""
+    from pintel.incidents.completeness import FEED
+    from pintel.tables import table_exists
+
+    schema, name = FRESHNESS_TABLE.split(".")
+    if not table_exists(con, schema, name):
+        return "unknown", {}
+    rows = con.execute(f"select * from {FRESHNESS_TABLE} where scope = 'source' and name = ?", [FEED]).df()
+    if rows.empty:
+        return "unknown", {}
+    row = rows.iloc[0].to_dict()
+    return str(row["status"]), row
+
+
+def freshness_candidate(ctx: Context, row: dict[str, Any]) -> Candidate:
+    """The one escalation of a run on stale data: to data engineering, naming how old the newest arrival is."""
+    arrived, until = pd.Timestamp(row["latest_arrival_at"]), pd.Timestamp(row["complete_until"])
+    age = float(row["arrival_age_hours"])
+    return Candidate(
+        source="freshness",
+        source_id=f"{row['name']}@{until:%Y-%m-%dT%H:%M}",
+        action_type="escalate",
+        target="data-engineering",
+        proposed="escalate",
+        severity="critical",
+        units=0.0,
+        confidence=1.0,
+        title=f"Data is stale: no events since {arrived:%Y-%m-%d %H:%M} UTC; no automatic action until they resume",
+        rationale=(
+            f"The newest event arrived {age:.1f} h ago (error after {float(row['sla_hours']):g} h). Data from "
+            f"{until:%Y-%m-%d %H:%M} UTC is incomplete and not judged; every other decision waits for fresh data."
+        ),
+        evidence={k: str(row[k]) for k in ("latest_event_at", "latest_arrival_at", "complete_until", "as_of")},
+        input_tables=[FRESHNESS_TABLE],
+        needs_data_quality=False,
+    )
+
+
 def blocks_actions(ctx: Context) -> bool:
+    if ctx.freshness_status == "stale":
+        return True
     status = ctx.data_quality_status
     return status == "failed" or (status == "unknown" and ctx.policy.data_quality.unknown_blocks_actions)
 
