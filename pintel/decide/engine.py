@@ -23,6 +23,7 @@ from pintel.decide.candidate import Candidate, Context
 from pintel.decide.policy import Policy, load_policy
 from pintel.decide.tables import ACTING, DECISION_COLUMNS, append_decisions, ensure_schema, idempotency_key, rows_frame
 from pintel.decide.value import price, success_rates
+from pintel.quality.freshness import describe_feed
 from pintel.tables import table_exists
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def _row(ctx: Context, c: Candidate, decision: str, priced: Any, created_at: dat
         "policy_version": ctx.policy.version,
         "policy_hash": ctx.policy.hash,
         "data_quality_status": ctx.data_quality_status,
-        "freshness_status": ctx.freshness_status,
+        "freshness_status": ctx.freshness_note or ctx.freshness_status,
         "kill_switch": False,
         "automatic": acting and rules.automatic,
         "evaluate_after": ctx.as_of + timedelta(hours=rules.horizon_hours) if acting else None,
@@ -159,7 +160,7 @@ def decide(
         ensure_schema(con)
     status, detail = guards.data_quality(con)
     fresh, feed = guards.freshness(con)
-    ctx = Context(con, policy, as_of, status, detail, fresh)
+    ctx = Context(con, policy, as_of, status, detail, fresh, describe_feed(feed))
     switch = guards.kill_switch(ctx)
     rates = success_rates(con, policy)
     history = guards.History(ctx)

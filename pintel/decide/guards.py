@@ -27,6 +27,7 @@ import pandas as pd
 
 from pintel.decide.candidate import Candidate, Context
 from pintel.decide.tables import ACTING, load_decisions, load_snoozes
+from pintel.quality.freshness import FRESHNESS_TABLE, read_feed
 from pintel.quality.history import HISTORY_TABLE
 
 
@@ -72,26 +73,16 @@ def data_quality_candidate(ctx: Context) -> Candidate:
     )
 
 
-FRESHNESS_TABLE = "marts.data_freshness"
-
-
-def freshness(con: Any) -> tuple[str, dict[str, Any]]:
+def freshness(con: Any) -> tuple[str, dict[str, Any] | None]:
     """The events feed's freshness status (fresh / late / stale / closed; ``unknown`` without the table)."""
-    from pintel.incidents.completeness import FEED
-    from pintel.tables import table_exists
-
-    schema, name = FRESHNESS_TABLE.split(".")
-    if not table_exists(con, schema, name):
-        return "unknown", {}
-    rows = con.execute(f"select * from {FRESHNESS_TABLE} where scope = 'source' and name = ?", [FEED]).df()
-    if rows.empty:
-        return "unknown", {}
-    row = rows.iloc[0].to_dict()
-    return str(row["status"]), row
+    row = read_feed(con)
+    return ("unknown" if row is None else str(row["status"])), row
 
 
-def freshness_candidate(ctx: Context, row: dict[str, Any]) -> Candidate:
+def freshness_candidate(ctx: Context, row: dict[str, Any] | None) -> Candidate:
     """The one escalation of a run on stale data: to data engineering, naming how old the newest arrival is."""
+    if row is None:
+        raise ValueError("a freshness escalation needs the marts.data_freshness row of the stale feed")
     arrived, until = pd.Timestamp(row["latest_arrival_at"]), pd.Timestamp(row["complete_until"])
     age = float(row["arrival_age_hours"])
     return Candidate(

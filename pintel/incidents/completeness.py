@@ -18,10 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["FEED", "complete_only", "feed_row", "freshness_incident"]
+from pintel.quality.freshness import FEED
 
-FEED = "events:all"
-"""The ``data_freshness`` row of the feed every metric series is built from (all events, every export)."""
+__all__ = ["FEED", "complete_only", "feed_row", "freshness_incident"]
 
 
 def feed_row(freshness: pd.DataFrame | None, name: str = FEED) -> dict[str, Any] | None:

@@ -11,10 +11,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pintel.settings import Settings
 
-__all__ = ["SourceFreshness", "freshness_lines", "source_freshness"]
+__all__ = [
+    "FEED",
+    "FRESHNESS_TABLE",
+    "SourceFreshness",
+    "describe_feed",
+    "freshness_lines",
+    "read_feed",
+    "source_freshness",
+]
+
+FRESHNESS_TABLE = "marts.data_freshness"
+FEED = "events:all"
+"""The ``data_freshness`` row of the feed every metric series is built from (all events, every export)."""
+
+
+def read_feed(con: Any, name: str = FEED) -> dict[str, Any] | None:
+    """The ``marts.data_freshness`` source row ``name`` as a dict (None before the mart is built)."""
+    from pintel.tables import table_exists
+
+    schema, table = FRESHNESS_TABLE.split(".")
+    if not table_exists(con, schema, table):
+        return None
+    rows = con.execute(f"select * from {FRESHNESS_TABLE} where scope = 'source' and name = ?", [name]).df()
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def describe_feed(row: dict[str, Any] | None) -> str:
+    """How fresh the data is, in one phrase: ``stale: complete to 2026-12-01 10:00 UTC, newest arrival 8.0 h ago``."""
+    if row is None:
+        return "unknown (marts.data_freshness not built)"
+    until = f"{row['complete_until']:%Y-%m-%d %H:%M} UTC"
+    if row["status"] == "closed":
+        return f"closed export: complete to {until} (newest event {row['latest_event_at']:%Y-%m-%d %H:%M} UTC)"
+    return f"{row['status']}: complete to {until}, newest arrival {float(row['arrival_age_hours']):.1f} h ago"
 
 
 @dataclass(frozen=True)
