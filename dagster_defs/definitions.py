@@ -4,8 +4,8 @@ import dagster as dg
 
 from dagster_defs.actions import actions
 from dagster_defs.dbt import DBT_ASSETS, source_tables
-from dagster_defs.freshness import freshness_checks
 from dagster_defs.decisions import action_outcomes, data_quality_escalation, decide_after_failed_quality, decisions
+from dagster_defs.freshness import freshness_checks
 from dagster_defs.ingestion import raw_tables
 from dagster_defs.jobs import full_pipeline_job, ingest_and_build_job
 from dagster_defs.quality import quality_checks

@@ -123,8 +123,10 @@ def query(path: str | Path, sql: str) -> pd.DataFrame:
         con.close()
 
 
-class WarehouseLocked(RuntimeError):
-    """Another process holds the DuckDB file's write lock (the message names it and what to do)."""
+class WarehouseLocked(duckdb.IOException):
+    """Another process holds the DuckDB file's lock (the message names it and what to do).
+
+    A ``duckdb.IOException``, so every command that reports DuckDB errors in one line reports this one too."""
 
 
 _LOCK_PID = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
@@ -149,7 +151,7 @@ def lock_message(path: str | Path, error: object) -> str | None:
         advice = f"wait for it to finish or stop it (`kill {pid}`)"
     return (
         f"warehouse {path} is held by another writer, {holder}: {advice}, then run again "
-        "(DuckDB allows one writing process; readers such as `pintel summary` open it read-only)"
+        "(DuckDB lets one process write the file, and no other open it meanwhile)"
     )
 
 
