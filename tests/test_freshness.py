@@ -4,21 +4,24 @@ A feed of 40 users whose arrivals stop 8 hours ago (mid-batch): no metric incide
 source freshness errors on the events, and the decision engine only escalates, to data engineering. Its missing
 batches then land: the feed is fresh and the hours after the stall are complete, so they are judged. The rule
 itself (only complete periods are scored) is checked on the detector with a drop planted in unfinished hours.
-Each build is `dbt seed` + `dbt run` of the incidents' lineage (~7 s of CPU): the dbt tests of these models run
+Each build is one dbt invocation of the seeds and models of the incidents' lineage: the dbt tests of these models run
 in tests/incidents/test_dbt_models.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from pintel.build import run_dbt
+from pintel.cli import main
 from pintel.decide import decide
-from pintel.incidents import metric_anomalies, metric_incidents
+from pintel.incidents import ANOMALY_COLUMNS, metric_anomalies, metric_incidents
 from pintel.ingest.landing import load_landing
 from pintel.quality.freshness import source_freshness
 from pintel.settings import Settings, connect, query
@@ -28,11 +31,10 @@ from tests.support.warehouse import settings_for
 LINEAGE = ["+metric_incidents_served"]
 
 
-def _build(settings: Settings, seed: bool = True) -> None:
+def _build(settings: Settings, select: list[str] = LINEAGE) -> None:
+    """Load, then seeds and models of ``select`` in one dbt invocation (no dbt tests: see the docstring)."""
     load_landing(settings.landing, settings.warehouse)
-    if seed:
-        run_dbt(settings, ["seed"])
-    run_dbt(settings, ["run", "--select", *LINEAGE])
+    run_dbt(settings, ["build", "--select", *select, "--resource-type", "seed", "--resource-type", "model"])
 
 
 def _feed(settings: Settings) -> dict:
@@ -87,7 +89,7 @@ def test_a_stall_is_one_freshness_incident_and_only_escalations(feed) -> None:
 def test_after_arrivals_resume_the_late_hours_are_judged(feed) -> None:
     settings, frame, stall = feed
     write_feed(settings.landing, frame[frame["_received"] >= stall])
-    _build(settings, seed=False)
+    _build(settings)
     row = _feed(settings)
     assert (row["feed_mode"], row["status"]) == ("live", "fresh")
     newest = pd.Timestamp(frame["_received"].max())
@@ -137,3 +139,30 @@ def test_the_detector_never_scores_an_unfinished_hour() -> None:
     judged = metric_anomalies(hourly, freshness=freshness)
     assert judged.empty or judged["ts"].max() < until
     assert metric_incidents(judged, freshness=freshness, charts=False).empty
+
+
+def test_a_historical_export_is_complete_to_its_last_day_and_judged_no_further(tmp_path: Path) -> None:
+    """An export of 3 days in March 2025 ingested now, with two clock-skewed events 3 days after its end."""
+    rng = np.random.default_rng(1)
+    rows = [
+        (f"acct-{u:02d}", "page_viewed", f"2025-03-{day:02d}T{hour:02d}:{rng.integers(60):02d}:00Z")
+        for day in (3, 4, 5)
+        for hour in range(8, 24)
+        for u in range(30)
+        if rng.random() < 0.8
+    ]
+    rows += [("acct-00", "page_viewed", "2025-03-08T09:00:00Z"), ("acct-01", "app_opened", "2025-03-08T17:30:00Z")]
+    export = tmp_path / "history.csv"
+    pd.DataFrame(rows, columns=["account", "action", "happened_at"]).to_csv(export, index=False)
+    args = ["ingest", str(export), "--user-col", "account", "--event-col", "action", "--time-col", "happened_at"]
+    assert CliRunner().invoke(main, [*args, "--source", "acme", "--landing", str(tmp_path / "landing")]).exit_code == 0
+    settings = settings_for(tmp_path, tmp_path / "landing")
+    _build(settings, ["+data_freshness"])
+    row = _feed(settings)
+    assert (row["feed_mode"], row["status"]) == ("closed", "closed")
+    assert row["latest_event_at"] == pd.Timestamp("2025-03-08 17:30")  # the skewed tail is data, kept as such
+    # ... but the data ends with the last day of the export: complete to its end, nothing after is judged
+    assert row["last_complete_day"] == pd.Timestamp("2025-03-05")
+    assert row["complete_until"] == pd.Timestamp("2025-03-06") and pd.isna(row["sla_met"])
+    # no freshness incident either: a closed export keeps no SLA (it will not get fresher)
+    assert metric_incidents(pd.DataFrame(columns=ANOMALY_COLUMNS), freshness=pd.DataFrame([row])).empty

@@ -68,6 +68,50 @@ feeds as (
 
 ),
 
+hourly as (
+
+    select
+        source_table,
+        export_name,
+        date_trunc('hour', event_at) as hour_at,
+        count(*) as messages
+    from scoped
+    where event_at is not null
+    group by source_table, export_name, date_trunc('hour', event_at)
+
+),
+
+typical as (
+
+    -- the median hour with data over the feed's last 28 days of event time
+    select
+        hourly.source_table,
+        hourly.export_name,
+        median(hourly.messages) as median_messages
+    from hourly
+    inner join feeds
+        on hourly.source_table = feeds.source_table and hourly.export_name = feeds.export_name
+    where hourly.hour_at >= feeds.latest_event_at - interval 28 days
+    group by hourly.source_table, hourly.export_name
+
+),
+
+ends as (
+
+    -- where the data ends: the last hour carrying at least var('data_end_min_share') of a typical hour; the few
+    -- events after it (devices with skewed clocks, test traffic) are a straggling tail, not hours to judge
+    select
+        hourly.source_table,
+        hourly.export_name,
+        max(hourly.hour_at) + interval 1 hour as data_end_at
+    from hourly
+    inner join typical
+        on hourly.source_table = typical.source_table and hourly.export_name = typical.export_name
+    where hourly.messages >= {{ var('data_end_min_share') }} * typical.median_messages
+    group by hourly.source_table, hourly.export_name
+
+),
+
 recent_lags as (
 
     -- the arrival lags of the feed's last lookback window of event time
@@ -91,6 +135,7 @@ judged as (
     select
         feeds.*,
         coalesce(recent_lags.arrival_lag_hours, 0) as arrival_lag_hours,
+        ends.data_end_at,
         as_of.as_of,
         feeds.latest_arrival_at - feeds.latest_event_at > to_hours({{ var('late_arrival_lookback_hours') }})
         or feeds.latest_load_at - feeds.latest_arrival_at
@@ -99,6 +144,8 @@ judged as (
     cross join as_of
     left join recent_lags
         on feeds.source_table = recent_lags.source_table and feeds.export_name = recent_lags.export_name
+    left join ends
+        on feeds.source_table = ends.source_table and feeds.export_name = ends.export_name
 
 ),
 
@@ -116,11 +163,12 @@ sources as (
         arrival_lag_hours,
         as_of,
         case when is_closed then 'closed' else 'live' end as feed_mode,
+        data_end_at,
         case
-            when is_closed then date_trunc('hour', latest_event_at) + interval 1 hour
+            when is_closed then data_end_at
             else least(
                 date_trunc('hour', latest_arrival_at - to_seconds(cast(arrival_lag_hours * 3600 as bigint))),
-                date_trunc('hour', latest_event_at) + interval 1 hour
+                data_end_at
             )
         end as complete_until,
         epoch(as_of - latest_arrival_at) / 3600.0 as arrival_age_hours,
@@ -144,6 +192,7 @@ products as (
         sources.arrival_lag_hours,
         sources.as_of,
         sources.feed_mode,
+        sources.data_end_at,
         sources.complete_until,
         sources.arrival_age_hours,
         cast(products.sla_hours as double) as sla_hours
@@ -165,11 +214,12 @@ select
     latest_load_at,
     valid_messages,
     arrival_lag_hours,
+    data_end_at,
     complete_until,
     complete_until - interval 1 hour as last_complete_hour,
     -- a closed export will get no more data: every day it has is as complete as it will be
     case
-        when feed_mode = 'closed' then cast(latest_event_at as date)
+        when feed_mode = 'closed' then cast(complete_until - interval 1 hour as date)
         else cast(complete_until as date) - 1
     end as last_complete_day,
     arrival_age_hours,
