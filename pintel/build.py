@@ -32,7 +32,6 @@ class BuildReport:
     seconds_load: float
     seconds_dbt: float
     nodes: dict[str, str] = field(default_factory=dict)
-    freshness: list[Any] = field(default_factory=list)  # pintel.quality.freshness.SourceFreshness
 
 
 def dbt_paths(settings: Settings) -> list[str]:
@@ -118,16 +117,11 @@ def run_dbt(settings: Settings, args: list[str], quiet: bool = True) -> dbtRunne
 
 
 def build(
-    settings: Settings,
-    select: list[str] | None = None,
-    full_refresh: bool = False,
-    exclude: list[str] | None = None,
-    freshness: bool = False,
+    settings: Settings, select: list[str] | None = None, full_refresh: bool = False, exclude: list[str] | None = None
 ) -> BuildReport:
     """Load new landing batches, then ``dbt build`` (seeds, snapshots, models and their tests).
 
-    ``freshness``: then ``dbt source freshness`` on every source (``BuildReport.freshness``; `pintel build` asks
-    for it). A stale source is reported, never a failed build.
+    `pintel build` then runs ``dbt source freshness`` (:func:`pintel.quality.freshness.source_freshness`).
     """
     started = time.perf_counter()
     load = load_landing(settings.landing, settings.warehouse)
@@ -144,9 +138,4 @@ def build(
         args.append("--full-refresh")
     result = run_dbt(settings, args)
     nodes = {r.node.unique_id: str(r.status) for r in result.result.results}
-    report = BuildReport(load, loaded - started, time.perf_counter() - loaded, nodes)
-    if freshness:
-        from pintel.quality.freshness import source_freshness
-
-        report.freshness = source_freshness(settings)
-    return report
+    return BuildReport(load, loaded - started, time.perf_counter() - loaded, nodes)

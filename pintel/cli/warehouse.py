@@ -36,13 +36,10 @@ def build_cmd(
 
     try:  # a malformed --vars fails here, before anything is loaded
         settings = Settings.from_env(warehouse=warehouse, landing=landing, dbt_vars=dbt_vars)
-        report = build(
-            settings,
-            select=list(select) or None,
-            full_refresh=full_refresh,
-            exclude=list(exclude) or None,
-            freshness=True,
-        )
+        report = build(settings, select=list(select) or None, full_refresh=full_refresh, exclude=list(exclude) or None)
+        from pintel.quality.freshness import freshness_lines, source_freshness
+
+        freshness = source_freshness(settings)
     except (BuildError, WarehouseLocked, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -50,9 +47,7 @@ def build_cmd(
         f"({report.load.skipped_files} already loaded) in {report.seconds_load:.1f}s; "
         f"dbt build: {len(report.nodes)} nodes in {report.seconds_dbt:.1f}s"
     )
-    from pintel.quality.freshness import freshness_lines
-
-    click.echo("\n".join(freshness_lines(report.freshness)))
+    click.echo("\n".join(freshness_lines(freshness)))
     click.echo(f"warehouse: {settings.warehouse}")
 
 
