@@ -53,23 +53,38 @@ def data_quality(con: Any, as_of: datetime | None = None) -> tuple[str, list[dic
     return ("passed" if bool(rows["success"].all()) else "failed"), detail
 
 
-def data_quality_candidate(ctx: Context) -> Candidate:
-    failed = [d for d in ctx.data_quality_detail if d["status"] == "failed"]
-    names = ", ".join(f"{d['suite']} ({d['failed']} expectations)" for d in failed) or "none recorded"
+def _escalation(
+    source: str, source_id: str, target: str, title: str, rationale: str, evidence: dict, table: str
+) -> Candidate:
+    """A run's one critical escalation about its input data (quality, freshness): no action of its own."""
     return Candidate(
-        source="data_quality",
-        source_id=",".join(d["suite"] for d in failed) or "unknown",
+        source=source,
+        source_id=source_id,
         action_type="escalate",
-        target="data-quality",
+        target=target,
         proposed="escalate",
         severity="critical",
         units=0.0,
         confidence=1.0,
-        title="Data quality failed: no automatic action until it passes",
-        rationale=f"Critical quality suites failed: {names}. Every act/rollback of this run became an escalation.",
-        evidence={"suites": ctx.data_quality_detail},
-        input_tables=[HISTORY_TABLE],
+        title=title,
+        rationale=rationale,
+        evidence=evidence,
+        input_tables=[table],
         needs_data_quality=False,
+    )
+
+
+def data_quality_candidate(ctx: Context) -> Candidate:
+    failed = [d for d in ctx.data_quality_detail if d["status"] == "failed"]
+    names = ", ".join(f"{d['suite']} ({d['failed']} expectations)" for d in failed) or "none recorded"
+    return _escalation(
+        "data_quality",
+        ",".join(d["suite"] for d in failed) or "unknown",
+        "data-quality",
+        "Data quality failed: no automatic action until it passes",
+        f"Critical quality suites failed: {names}. Every act/rollback of this run became an escalation.",
+        {"suites": ctx.data_quality_detail},
+        HISTORY_TABLE,
     )
 
 
@@ -85,23 +100,15 @@ def freshness_candidate(ctx: Context, row: dict[str, Any] | None) -> Candidate:
         raise ValueError("a freshness escalation needs the marts.data_freshness row of the stale feed")
     arrived, until = pd.Timestamp(row["latest_arrival_at"]), pd.Timestamp(row["complete_until"])
     age = float(row["arrival_age_hours"])
-    return Candidate(
-        source="freshness",
-        source_id=f"{row['name']}@{until:%Y-%m-%dT%H:%M}",
-        action_type="escalate",
-        target="data-engineering",
-        proposed="escalate",
-        severity="critical",
-        units=0.0,
-        confidence=1.0,
-        title=f"Data is stale: no events since {arrived:%Y-%m-%d %H:%M} UTC; no automatic action until they resume",
-        rationale=(
-            f"The newest event arrived {age:.1f} h ago (error after {float(row['sla_hours']):g} h). Data from "
-            f"{until:%Y-%m-%d %H:%M} UTC is incomplete and not judged; every other decision waits for fresh data."
-        ),
-        evidence={k: str(row[k]) for k in ("latest_event_at", "latest_arrival_at", "complete_until", "as_of")},
-        input_tables=[FRESHNESS_TABLE],
-        needs_data_quality=False,
+    return _escalation(
+        "freshness",
+        f"{row['name']}@{until:%Y-%m-%dT%H:%M}",
+        "data-engineering",
+        f"Data is stale: no events since {arrived:%Y-%m-%d %H:%M} UTC; no automatic action until they resume",
+        f"The newest event arrived {age:.1f} h ago (error after {float(row['sla_hours']):g} h). Data from "
+        f"{until:%Y-%m-%d %H:%M} UTC is incomplete and not judged; every other decision waits for fresh data.",
+        {k: str(row[k]) for k in ("latest_event_at", "latest_arrival_at", "complete_until", "as_of")},
+        FRESHNESS_TABLE,
     )
 
 
