@@ -119,7 +119,10 @@ recent_lags as (
         scoped.source_table,
         scoped.export_name,
         quantile_cont(
-            least(greatest(epoch(scoped.arrived_at - scoped.event_at), 0), {{ var('late_arrival_lookback_hours') }} * 3600),
+            least(
+                greatest(epoch(scoped.arrived_at - scoped.event_at), 0),
+                {{ var('late_arrival_lookback_hours') }} * 3600
+            ),
             {{ var('completeness_arrival_quantile') }}
         ) / 3600.0 as arrival_lag_hours
     from scoped
@@ -153,7 +156,7 @@ sources as (
 
     select
         'source' as scope,
-        source_table || ':' || export_name as name,
+        source_table || ':' || export_name as name,  -- noqa: RF04
         source_table,
         export_name,
         latest_event_at,
@@ -182,7 +185,7 @@ products as (
 
     select
         'data_product' as scope,
-        products.data_product as name,
+        products.data_product as name,  -- noqa: RF04
         sources.source_table,
         sources.export_name,
         sources.latest_event_at,
@@ -240,4 +243,8 @@ select
         when arrival_age_hours > {{ var('freshness_warn_after_hours') }} then 'late'
         else 'fresh'
     end as status
-from (select * from sources union all select * from products) as rows_
+from (
+    select * from sources
+    union all
+    select * from products
+) as rows_
