@@ -34,6 +34,16 @@ class PintelTranslator(DagsterDbtTranslator):
 TRANSLATOR = PintelTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+def source_tables() -> list[str]:
+    """The dbt source tables that declare freshness (each is a raw/<table> asset), from the manifest."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return sorted(
+        source["name"]
+        for source in manifest["sources"].values()
+        if (source.get("freshness") or {}).get("error_after", {}).get("count") is not None
+    )
+
+
 def _has_ml_models() -> bool:
     manifest = json.loads(dbt_project.manifest_path.read_text())
     return any(

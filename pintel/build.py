@@ -19,7 +19,7 @@ from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from pintel.dbt_project import parse_vars
 from pintel.ingest.landing import LoadReport, load_landing
-from pintel.settings import DBT_PROJECT_DIR, Settings
+from pintel.settings import DBT_PROJECT_DIR, Settings, WarehouseLocked, lock_message
 
 
 class BuildError(RuntimeError):
@@ -109,6 +109,9 @@ def run_dbt(settings: Settings, args: list[str], quiet: bool = True) -> dbtRunne
                 if str(r.status) in {"error", "fail", "runtime error"}
             ]
         detail = "; ".join(failures) or str(result.exception or "see dbt logs")
+        locked = lock_message(settings.warehouse, detail)
+        if locked is not None:
+            raise WarehouseLocked(locked)
         raise BuildError(f"dbt {' '.join(args)} failed: {detail}")
     return result
 
@@ -116,7 +119,10 @@ def run_dbt(settings: Settings, args: list[str], quiet: bool = True) -> dbtRunne
 def build(
     settings: Settings, select: list[str] | None = None, full_refresh: bool = False, exclude: list[str] | None = None
 ) -> BuildReport:
-    """Load new landing batches, then ``dbt build`` (seeds, snapshots, models and their tests)."""
+    """Load new landing batches, then ``dbt build`` (seeds, snapshots, models and their tests).
+
+    `pintel build` then runs ``dbt source freshness`` (:func:`pintel.quality.freshness.source_freshness`).
+    """
     started = time.perf_counter()
     load = load_landing(settings.landing, settings.warehouse)
     loaded = time.perf_counter()

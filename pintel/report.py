@@ -44,6 +44,9 @@ def warehouse_summary(settings: Settings) -> str:
                 "where segment_dim = 'all' order by activity_date desc limit 7"
             ).fetchall()[::-1]:
                 lines.append(f"  {day}  DAU {dau:>7,}  WAU {wau:>7,}  MAU {mau:>7,}  stickiness {stick or 0:.2f}")
+        from pintel.quality.freshness import describe_feed, read_feed
+
+        lines.append(f"data freshness (marts.data_freshness): {describe_feed(read_feed(con))}")
         lines += _ml_sections(con, present)
     finally:
         con.close()

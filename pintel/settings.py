@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,17 @@ from pintel.dbt_project import DBT_PROJECT_DIR, REPO_ROOT, parse_vars, project_v
 if TYPE_CHECKING:  # pandas only for the annotation: importing settings (e.g. from the catalog) stays light
     import pandas as pd
 
-__all__ = ["DBT_PROJECT_DIR", "REPORTS_VAR", "REPO_ROOT", "WAREHOUSE_VAR", "Settings", "connect", "query"]
+__all__ = [
+    "DBT_PROJECT_DIR",
+    "REPORTS_VAR",
+    "REPO_ROOT",
+    "WAREHOUSE_VAR",
+    "Settings",
+    "WarehouseLocked",
+    "connect",
+    "lock_message",
+    "query",
+]
 
 WAREHOUSE_VAR = "pintel_warehouse"
 """dbt var carrying the DuckDB file to the profile (``dbt_project/profiles.yml``)."""
@@ -112,13 +123,54 @@ def query(path: str | Path, sql: str) -> pd.DataFrame:
         con.close()
 
 
+class WarehouseLocked(duckdb.IOException):
+    """Another process holds the DuckDB file's lock (the message names it and what to do).
+
+    A ``duckdb.IOException``, so every command that reports DuckDB errors in one line reports this one too."""
+
+
+_LOCK_PID = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_message(path: str | Path, error: object) -> str | None:
+    """One line for DuckDB's lock error on ``path`` (None when ``error`` is not a lock conflict)."""
+    text = str(error)
+    if "Could not set lock on file" not in text:
+        return None
+    found = _LOCK_PID.search(text)
+    if found is None:
+        holder = "another process"
+        advice = "wait for it to finish"
+    else:
+        pid = found["pid"]
+        try:  # what the holder runs, where the OS says (Linux); DuckDB only names the interpreter
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            command = found["program"]
+        holder = f"process {pid} ({command[:120]})"
+        advice = f"wait for it to finish or stop it (`kill {pid}`)"
+    return (
+        f"warehouse {path} is held by another writer, {holder}: {advice}, then run again "
+        "(DuckDB lets one process write the file, and no other open it meanwhile)"
+    )
+
+
 def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse. Readers open read-only: DuckDB allows a single writing process."""
+    """Open the warehouse. Readers open read-only: DuckDB allows a single writing process.
+
+    A writer held off by another process gets :class:`WarehouseLocked` naming that process, not DuckDB's trace.
+    """
     path = Path(path)
     if read_only and not path.exists():
         raise FileNotFoundError(f"warehouse {path} does not exist yet; run `pintel build` first")
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        message = lock_message(path, error)
+        if message is None:
+            raise
+        raise WarehouseLocked(message) from None
     con.execute("set TimeZone = 'UTC'")
     con.execute("set enable_progress_bar = false")
     return con

@@ -62,6 +62,8 @@ def test_definitions_load_with_the_whole_asset_graph(defs: dg.Definitions) -> No
     assert {f"gx_{name}" for name in present} <= checks
     assert {"gx_fct_events", "gx_active_users_daily", "gx_conservation", "gx_churn_predictions"} <= checks
     assert any(not name.startswith("gx_") for name in checks), "dbt tests appear as asset checks"
+    freshness = {key.asset_key.to_user_string() for key in graph.asset_check_keys if key.name == "source_freshness"}
+    assert freshness == {"raw/events", "raw/identifies", "raw/ingested_files", "raw/custom_events"}
     blocking = {spec.key.name for c in defs.asset_checks or [] for spec in c.check_specs if spec.blocking}
     assert {"gx_fct_events", "gx_active_users_daily", "gx_conservation"} <= blocking
     assert defs.get_sensor_def("landing_sensor")
@@ -113,7 +115,13 @@ def test_whole_graph_materializes_and_every_check_passes(defs: dg.Definitions, p
     assert {"raw/events", "marts/fct_events", "marts/active_users_daily", "reports/insight_digest"} <= materialized
     checks = _checks(result)
     assert any(name.endswith("gx_fct_events") for name in checks)
-    failed = [name for name, check in checks.items() if not check.passed]
+    # dbt source freshness on every raw asset: the simulated product's messages were received in 2025, so the
+    # events are far past their error threshold (as they are), while the files were just loaded
+    fresh = {name.split(":")[0]: check for name, check in checks.items() if name.endswith(":source_freshness")}
+    assert set(fresh) == {"raw/events", "raw/identifies", "raw/ingested_files", "raw/custom_events"}
+    assert not fresh["raw/events"].passed and fresh["raw/events"].severity == dg.AssetCheckSeverity.ERROR
+    assert fresh["raw/ingested_files"].passed
+    failed = [name for name, check in checks.items() if not check.passed and not name.endswith(":source_freshness")]
     assert failed == []
     assert (pipeline_env / "reports" / "digest.md").exists() and (pipeline_env / "reports" / "digest.html").exists()
     con = duckdb.connect(str(pipeline_env / "pintel.duckdb"), read_only=True)

@@ -114,3 +114,14 @@ def test_digest_renders_in_headless_chromium(copilot: Settings, tmp_path: Path) 
         inked = float((pixels.min(axis=1) < 200).mean())
         colours = len(np.unique(pixels, axis=0))
         assert inked > 0.02 and colours > 20, f"{name} chart area looks blank ({inked:.1%} inked, {colours} colours)"
+
+
+def test_digest_says_how_fresh_and_references_nothing_outside(copilot: Settings) -> None:
+    from tests.test_offline import external_references
+
+    html = (copilot.reports / "digest.html").read_text()
+    markdown = (copilot.reports / "digest.md").read_text()
+    # the simulated world is a closed export (received in 2025, loaded now): complete to its last event
+    assert "Data freshness" in markdown and "Events: closed export: complete to " in markdown
+    assert "metric incidents: SLA 1 h, not applicable to a closed export." in markdown
+    assert external_references(html) == []

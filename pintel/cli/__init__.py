@@ -39,6 +39,15 @@ class LazyGroup(click.Group):
             return getattr(importlib.import_module(module), attribute)
         return super().get_command(ctx, cmd_name)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Any command on a warehouse another process holds ends with the one-line message naming that process."""
+        from pintel.settings import WarehouseLocked
+
+        try:
+            return super().invoke(ctx)
+        except WarehouseLocked as exc:
+            raise click.ClickException(str(exc)) from exc
+
 
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="pintel")

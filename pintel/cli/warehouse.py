@@ -25,20 +25,29 @@ def build_cmd(
     full_refresh: bool,
     dbt_vars: str | None,
 ) -> None:
-    """Load landed batches into raw and build the dbt warehouse from them."""
+    """Load landed batches into raw and build the dbt warehouse from them.
+
+    Then `dbt source freshness` reports how old each source is (marts.data_freshness holds it per source and
+    per data product). One writer at a time: while another process (a build, Dagster) holds the warehouse,
+    this stops with one line naming that process's PID; wait for it or stop it, then run again.
+    """
     from pintel.build import BuildError, build
-    from pintel.settings import Settings
+    from pintel.settings import Settings, WarehouseLocked
 
     try:  # a malformed --vars fails here, before anything is loaded
         settings = Settings.from_env(warehouse=warehouse, landing=landing, dbt_vars=dbt_vars)
         report = build(settings, select=list(select) or None, full_refresh=full_refresh, exclude=list(exclude) or None)
-    except (BuildError, FileNotFoundError, ValueError) as exc:
+        from pintel.quality.freshness import freshness_lines, source_freshness
+
+        freshness = source_freshness(settings)
+    except (BuildError, WarehouseLocked, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"loaded {report.load.new_rows:,} new rows from {sum(report.load.loaded_files.values())} files "
         f"({report.load.skipped_files} already loaded) in {report.seconds_load:.1f}s; "
         f"dbt build: {len(report.nodes)} nodes in {report.seconds_dbt:.1f}s"
     )
+    click.echo("\n".join(freshness_lines(freshness)))
     click.echo(f"warehouse: {settings.warehouse}")
 
 
@@ -46,14 +55,23 @@ def build_cmd(
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--user-col", required=True, help="Column holding the user id.")
 @click.option("--event-col", required=True, help="Column holding the event name.")
-@click.option("--time-col", required=True, help="Column holding the event time (timestamp, ISO text or epoch s/ms).")
+@click.option(
+    "--time-col",
+    required=True,
+    help="Column holding the event time: timestamps, ISO 8601 text or epoch seconds / milliseconds, "
+    "mixed freely (each value is parsed on its own; an unparseable one is quarantined, not dropped).",
+)
 @click.option("--properties-col", help="Column holding event properties (JSON); default: all other columns.")
 @click.option("--id-col", help="Column holding a unique message id (default: derived from file and row).")
 @click.option("--source", default="custom", show_default=True, help="Name of this export's source.")
 @click.option("--landing", type=click.Path(path_type=Path), help="Landing folder (default $PINTEL_LANDING).")
 @click.option("--strict-taxonomy", is_flag=True, help="Quarantine event names not in seeds/event_taxonomy.csv.")
 def ingest_cmd(path, user_col, event_col, time_col, properties_col, id_col, source, landing, strict_taxonomy) -> None:
-    """Land your own export (CSV, Parquet or JSON lines; a file or a folder) for `pintel build`."""
+    """Land your own export (CSV, Parquet or JSON lines; a file or a folder) for `pintel build`.
+
+    A file named .csv that is not text (a Parquet file, a workbook, an archive) is refused in one line that
+    says what it looks like.
+    """
     from pintel.ingest.foreign import ColumnMapping, ingest
     from pintel.settings import Settings
 

@@ -54,7 +54,8 @@ class Context:
     as_of: datetime
     data_quality_status: str = "unknown"
     data_quality_detail: list[dict[str, Any]] = field(default_factory=list)
-    freshness_status: str = "unknown"
+    freshness_status: str = "unknown"  # fresh / late / stale / closed (marts.data_freshness), or unknown
+    freshness_note: str = ""  # how fresh, in words (quality.freshness.describe_feed): what messages show
 
     def has(self, table: str) -> bool:
         schema, name = table.split(".")

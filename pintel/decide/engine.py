@@ -4,7 +4,8 @@
 insights (incidents, flag exposures, experiment readouts, churn scores, causal impact) as of a data hour,
 turns each into a :class:`~pintel.decide.candidate.Candidate`, prices it (:mod:`pintel.decide.value`), applies
 the guards (:mod:`pintel.decide.guards`) and appends the new rows (idempotency keys: a re-run adds nothing).
-When a critical data-quality suite failed, the only decision is one escalation about data quality.
+When a critical data-quality suite failed, the only decision is one escalation about data quality; on stale
+data (``marts.data_freshness``), one escalation to data engineering.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pintel.decide.candidate import Candidate, Context
 from pintel.decide.policy import Policy, load_policy
 from pintel.decide.tables import ACTING, DECISION_COLUMNS, append_decisions, ensure_schema, idempotency_key, rows_frame
 from pintel.decide.value import price, success_rates
+from pintel.quality.freshness import describe_feed
 from pintel.tables import table_exists
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ def _row(ctx: Context, c: Candidate, decision: str, priced: Any, created_at: dat
         "policy_version": ctx.policy.version,
         "policy_hash": ctx.policy.hash,
         "data_quality_status": ctx.data_quality_status,
-        "freshness_status": ctx.freshness_status,
+        "freshness_status": ctx.freshness_note or ctx.freshness_status,
         "kill_switch": False,
         "automatic": acting and rules.automatic,
         "evaluate_after": ctx.as_of + timedelta(hours=rules.horizon_hours) if acting else None,
@@ -165,12 +167,18 @@ def decide(
     if not dry_run:
         ensure_schema(con)
     status, detail = guards.data_quality(con)
-    ctx = Context(con, policy, as_of, status, detail)
+    fresh, feed = guards.freshness(con)
+    ctx = Context(con, policy, as_of, status, detail, fresh, describe_feed(feed))
     switch = guards.kill_switch(ctx)
     rates = success_rates(con, policy)
     history = guards.History(ctx)
     skipped: list[str] = []
-    candidates = [guards.data_quality_candidate(ctx)] if status == "failed" else _gather(ctx, sources, skipped)
+    if fresh == "stale":  # the newest data is missing: the only decision is to tell data engineering
+        candidates = [guards.freshness_candidate(ctx, feed)]
+    elif status == "failed":
+        candidates = [guards.data_quality_candidate(ctx)]
+    else:
+        candidates = _gather(ctx, sources, skipped)
     rows = []
     for c in candidates:
         row = _guarded(ctx, c, history, switch, rates, now)

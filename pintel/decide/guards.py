@@ -1,5 +1,8 @@
 """The guards between a priced candidate and a written decision, in the order they apply.
 
+0. **Freshness** -- a stale events feed (``marts.data_freshness``: a live feed past its error threshold) means
+   the newest data is missing, not that the product changed: the run's only decision is one escalation to data
+   engineering (:func:`freshness_candidate`), and act/rollback are blocked as for failed data quality.
 1. **Data quality** -- a failed critical suite (or none recorded, when ``data_quality.unknown_blocks_actions``)
    turns every act/rollback that needs data quality into ``escalate``; the engine also writes one data-quality
    escalation (:func:`data_quality_candidate`).
@@ -26,6 +29,7 @@ import pandas as pd
 
 from pintel.decide.candidate import Candidate, Context
 from pintel.decide.tables import ACTING, load_decisions, load_snoozes
+from pintel.quality.freshness import FRESHNESS_TABLE, read_feed
 from pintel.quality.history import HISTORY_TABLE
 
 
@@ -51,27 +55,68 @@ def data_quality(con: Any, as_of: datetime | None = None) -> tuple[str, list[dic
     return ("passed" if bool(rows["success"].all()) else "failed"), detail
 
 
-def data_quality_candidate(ctx: Context) -> Candidate:
-    failed = [d for d in ctx.data_quality_detail if d["status"] == "failed"]
-    names = ", ".join(f"{d['suite']} ({d['failed']} expectations)" for d in failed) or "none recorded"
+def _escalation(
+    source: str, source_id: str, target: str, title: str, rationale: str, evidence: dict, table: str
+) -> Candidate:
+    """A run's one critical escalation about its input data (quality, freshness): no action of its own."""
     return Candidate(
-        source="data_quality",
-        source_id=",".join(d["suite"] for d in failed) or "unknown",
+        source=source,
+        source_id=source_id,
         action_type="escalate",
-        target="data-quality",
+        target=target,
         proposed="escalate",
         severity="critical",
         units=0.0,
         confidence=1.0,
-        title="Data quality failed: no automatic action until it passes",
-        rationale=f"Critical quality suites failed: {names}. Every act/rollback of this run became an escalation.",
-        evidence={"suites": ctx.data_quality_detail},
-        input_tables=[HISTORY_TABLE],
+        title=title,
+        rationale=rationale,
+        evidence=evidence,
+        input_tables=[table],
         needs_data_quality=False,
     )
 
 
+def data_quality_candidate(ctx: Context) -> Candidate:
+    failed = [d for d in ctx.data_quality_detail if d["status"] == "failed"]
+    names = ", ".join(f"{d['suite']} ({d['failed']} expectations)" for d in failed) or "none recorded"
+    return _escalation(
+        "data_quality",
+        ",".join(d["suite"] for d in failed) or "unknown",
+        "data-quality",
+        "Data quality failed: no automatic action until it passes",
+        f"Critical quality suites failed: {names}. Every act/rollback of this run became an escalation.",
+        {"suites": ctx.data_quality_detail},
+        HISTORY_TABLE,
+    )
+
+
+def freshness(con: Any) -> tuple[str, dict[str, Any] | None]:
+    """The events feed's freshness status (fresh / late / stale / closed; ``unknown`` without the table)."""
+    row = read_feed(con)
+    return ("unknown" if row is None else str(row["status"])), row
+
+
+def freshness_candidate(ctx: Context, row: dict[str, Any] | None) -> Candidate:
+    """The one escalation of a run on stale data: to data engineering, naming how old the newest arrival is."""
+    if row is None:
+        raise ValueError("a freshness escalation needs the marts.data_freshness row of the stale feed")
+    arrived, until = pd.Timestamp(row["latest_arrival_at"]), pd.Timestamp(row["complete_until"])
+    age = float(row["arrival_age_hours"])
+    return _escalation(
+        "freshness",
+        f"{row['name']}@{until:%Y-%m-%dT%H:%M}",
+        "data-engineering",
+        f"Data is stale: no events since {arrived:%Y-%m-%d %H:%M} UTC; no automatic action until they resume",
+        f"The newest event arrived {age:.1f} h ago (error after {float(row['sla_hours']):g} h). Data from "
+        f"{until:%Y-%m-%d %H:%M} UTC is incomplete and not judged; every other decision waits for fresh data.",
+        {k: str(row[k]) for k in ("latest_event_at", "latest_arrival_at", "complete_until", "as_of")},
+        FRESHNESS_TABLE,
+    )
+
+
 def blocks_actions(ctx: Context) -> bool:
+    if ctx.freshness_status == "stale":
+        return True
     status = ctx.data_quality_status
     return status == "failed" or (status == "unknown" and ctx.policy.data_quality.unknown_blocks_actions)
 

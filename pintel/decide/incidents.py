@@ -3,7 +3,8 @@
 An incident is evidence that a metric moved, not of why, so on its own it never acts: ``critical``/``major``
 incidents (``incidents.escalate_severities``) escalate, the rest are posted as ``monitor``. An incident a flag
 explains is handled by :mod:`pintel.decide.rollouts` (the rollback names it); the engine then drops its
-escalation so a person gets one message, with the action, not two.
+escalation so a person gets one message, with the action, not two. A ``freshness`` incident is the engine's
+freshness guard's (:func:`pintel.decide.guards.freshness_candidate`), not a metric alert.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def candidates(ctx: Context) -> list[Candidate]:
     rows = ctx.frame(
         f"""select incident_id, start, "end", raised_batch, metrics, cause, direction, severity,
                    relative_change, peak_score, summary
-            from {INCIDENTS} where raised_batch < ? and raised_batch >= ? order by raised_batch, incident_id""",
+            from {INCIDENTS} where raised_batch < ? and raised_batch >= ? and kind = 'metric'
+            order by raised_batch, incident_id""",
         [ctx.as_of, since],
     )
     out = []

@@ -28,6 +28,7 @@ __all__ = ["CHART_DIR", "Digest", "ProvenanceError", "build_digest", "write_dige
 CHART_DIR = "digest"
 SECTIONS = (
     metrics.kpis,
+    metrics.freshness,
     metrics.incidents,
     metrics.retention,
     models.churn,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pintel.digest import charts
-from pintel.digest.text import Reader, Section, change, count, missing, pct
+from pintel.digest.text import Reader, Section, change, count, missing, number, pct
 
 #: The windows the text compares (days): the last complete week against the one before, and how far back the
 #: trend charts and the anomaly list look. Constants of the digest, declared to the provenance check.
@@ -221,4 +221,33 @@ def retention(reader: Reader) -> Section:
     grid.index = [pd.Timestamp(i).strftime("%Y-%m-%d") for i in grid.index]
     section.chart = charts.retention_heatmap(grid)
     section.chart_alt = "Retention heatmap: share of each signup week's users active N weeks later"
+    return section
+
+
+def freshness(reader: Reader) -> Section:
+    """How fresh the data under this digest is: the events feed and each data product's SLA (marts.data_freshness)."""
+    from pintel.quality.freshness import FEED, FRESHNESS_TABLE, describe_feed
+
+    section = Section("freshness", "Data freshness")
+    if not reader.exists(FRESHNESS_TABLE):
+        return section
+    rows = reader.read(
+        FRESHNESS_TABLE,
+        f"select scope, name, feed_mode, status, complete_until, latest_event_at, arrival_age_hours, age_hours, "
+        f"sla_hours, sla_met from {FRESHNESS_TABLE} where (scope = 'source' and name = ?) or scope = 'data_product' "
+        "order by scope desc, sla_hours, name",
+        [FEED],
+    )
+    feed = rows[rows["scope"].eq("source")]
+    if feed.empty:
+        return section
+    section.lines.append(f"Events: {describe_feed(feed.iloc[0].to_dict())}.")
+    for r in rows[rows["scope"].eq("data_product")].to_dict("records"):
+        if r["status"] == "closed":
+            section.lines.append(f"{r['name']}: SLA {count(r['sla_hours'])} h, not applicable to a closed export.")
+            continue
+        verdict = "met" if r["sla_met"] else "missed"
+        section.lines.append(
+            f"{r['name']}: data {number(r['age_hours'], 1)} h old, SLA {count(r['sla_hours'])} h ({verdict})."
+        )
     return section

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from pintel.incidents.attribution import concentration, decide_cause, explain_total
+from pintel.incidents.completeness import complete_only, freshness_incident
 from pintel.incidents.config import IncidentConfig
 from pintel.incidents.describe import confirmation, contributors_text, extended_run, metric_text, severity, summary
 from pintel.incidents.grouping import Episode, episodes, merge_same_cause
@@ -95,6 +96,7 @@ ANOMALY_SCHEMA: dict[str, str] = {
 }
 INCIDENT_SCHEMA: dict[str, str] = {
     "incident_id": "varchar",
+    "kind": "varchar",
     "start": "timestamp",
     "end": "timestamp",
     "first_detected_batch": "timestamp",
@@ -189,13 +191,19 @@ def metric_anomalies(
     signups_daily: pd.DataFrame | None = None,
     config: IncidentConfig | None = None,
     event_taxonomy: pd.DataFrame | None = None,
+    freshness: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The ``metric_anomalies`` model: detection over the hourly (and daily) marts, flagged points + context.
 
     ``event_taxonomy`` (the ``event_taxonomy`` seed: event_name, category): event names of its
     ``config.unwatched_categories`` are not watched as segments (see :func:`pintel.incidents.series.informative`).
+    ``freshness`` (``marts.data_freshness``): only complete periods are judged
+    (:func:`pintel.incidents.completeness.complete_only`).
     """
     cfg = config or IncidentConfig()
+    activity_hourly, active_users_daily, signups_daily = complete_only(
+        activity_hourly, active_users_daily, signups_daily, freshness
+    )
     long = hourly_long(activity_hourly)
     daily = daily_long(active_users_daily, signups_daily) if cfg.daily else None
     if daily is not None and not daily.empty:
@@ -297,6 +305,7 @@ def _incident_record(
     labels = {label(d, v) for d, v in zip(members["segment_dim"], members["segment_value"], strict=True)}
     record: dict[str, object] = {
         "incident_id": episode.incident_id,
+        "kind": "metric",
         "start": start,
         "end": end,
         "first_detected_batch": episode.first_batch,
@@ -397,6 +406,7 @@ def metric_incidents(
     reports: str | Path | None = None,
     charts: bool = True,
     event_segments: pd.DataFrame | None = None,
+    freshness: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The ``metric_incidents`` model: one row per incident (per cause) from the anomalies table.
 
@@ -407,7 +417,22 @@ def metric_incidents(
     ``reports``: folder for the charts (default ``Settings.from_env().reports``); PNGs go to
     ``<reports>/incidents/``. Columns: :data:`INCIDENT_COLUMNS`; the warehouse types are :data:`INCIDENT_SCHEMA`
     (applied by the dbt model with :func:`pintel.tables.typed_relation`, so an empty result is typed too).
+    ``freshness`` (``marts.data_freshness``): a stale events feed adds one incident of kind ``freshness``.
     """
+    stalled = freshness_incident(freshness)
+    found = _metric_incidents(anomalies, config, reports, charts, event_segments)
+    if stalled is None:
+        return found
+    return pd.concat([found, pd.DataFrame([stalled], columns=INCIDENT_COLUMNS)], ignore_index=True)
+
+
+def _metric_incidents(
+    anomalies: pd.DataFrame,
+    config: IncidentConfig | None,
+    reports: str | Path | None,
+    charts: bool,
+    event_segments: pd.DataFrame | None,
+) -> pd.DataFrame:
     cfg = config or IncidentConfig()
     missing = sorted(set(ANOMALY_COLUMNS) - {"severity"} - set(anomalies.columns))
     if missing:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 
+from pintel.dbt_project import project_var
+
 READERS = {
     ".csv": "read_csv($path, header = true, all_varchar = false, sample_size = -1)",
     ".parquet": "read_parquet($path)",
@@ -26,6 +28,38 @@ READERS = {
     ".json": "read_json($path, format = 'auto', sample_size = -1)",
     ".ndjson": "read_json($path, format = 'newline_delimited', sample_size = -1)",
 }
+
+
+# What a file that is not text starts with, for naming it in the error (the first match wins).
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PAR1", "a Parquet file"),
+    (b"PK\x03\x04", "a ZIP archive (an .xlsx workbook is one)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"%PDF", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0", "a legacy Excel/Office file"),
+    (b"DUCK", "a DuckDB database"),
+)
+
+
+def check_text(path: Path, sniff: int = 8192) -> None:
+    """Refuse a binary file named ``.csv`` in one line naming what it seems to be (DuckDB's CSV sniffer would
+    otherwise print a 30-line dump). Text = no NUL byte and valid UTF-8 in the first ``sniff`` bytes."""
+    with path.open("rb") as handle:
+        head = handle.read(sniff)
+    kind = next((name for magic, name in _MAGIC if head.startswith(magic) or head[8:].startswith(magic)), None)
+    if kind is None and b"\x00" not in head:
+        try:
+            head.decode("utf-8")
+            return
+        except UnicodeDecodeError as error:
+            if len(head) == sniff and error.start >= sniff - 3:  # a character cut by the sniff window
+                return
+    what = kind or "binary data"
+    raise ValueError(
+        f"{path}: not a CSV file: it looks like {what}; export it as comma-separated text, "
+        f"or give it its real extension (one of {', '.join(sorted(READERS))})"
+    )
 
 
 @dataclass(frozen=True)
@@ -62,11 +96,12 @@ def _time_expression(column_type: str, column: str) -> str:
     """ISO 8601 text for any time column: timestamps, dates, epoch seconds or milliseconds, or text as is."""
     quoted = f'"{column}"'
     upper = column_type.upper()
+    millis = int(project_var("epoch_milliseconds_above"))
     if upper.startswith("TIMESTAMP") or upper == "DATE":
         return f"strftime(cast({quoted} as timestamp), '%Y-%m-%dT%H:%M:%S.%gZ')"
     if any(upper.startswith(t) for t in ("BIGINT", "INTEGER", "HUGEINT", "DOUBLE", "FLOAT", "DECIMAL", "UBIGINT")):
         return (
-            f"strftime(case when abs({quoted}) > 100000000000 then epoch_ms(cast({quoted} as bigint)) "
+            f"strftime(case when abs({quoted}) >= {millis} then epoch_ms(cast({quoted} as bigint)) "
             f"else to_timestamp(cast({quoted} as double)) end, '%Y-%m-%dT%H:%M:%S.%gZ')"
         )
     return f"cast({quoted} as varchar)"
@@ -90,6 +125,8 @@ def ingest(
     try:
         for file in _files(Path(path)):
             reader = READERS[file.suffix.lower()]
+            if file.suffix.lower() == ".csv":
+                check_text(file)
             relation = con.sql(f"select * from {reader}", params={"path": str(file)})
             types = dict(zip(relation.columns, (str(t) for t in relation.types), strict=True))
             wanted = [

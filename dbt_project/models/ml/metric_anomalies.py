@@ -10,8 +10,11 @@ def model(dbt, session):
     daily = dbt.ref("active_users_daily")
     signups = dbt.ref("signups_daily")
     taxonomy = dbt.ref("event_taxonomy")
+    freshness = dbt.ref("data_freshness")  # only complete periods are judged
 
     def build():
-        return metric_anomalies(hourly.df(), daily.df(), signups.df(), event_taxonomy=taxonomy.df())
+        return metric_anomalies(
+            hourly.df(), daily.df(), signups.df(), event_taxonomy=taxonomy.df(), freshness=freshness.df()
+        )
 
     return guarded(dbt, session, build, ANOMALY_SCHEMA)

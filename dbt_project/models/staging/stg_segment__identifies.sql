@@ -14,7 +14,7 @@ typed as (
         _loaded_at as loaded_at,
         coalesce(message_id, _row_id) as message_id,
         nullif(trim(user_id), '') as user_id,
-        timezone('UTC', try_cast(event_timestamp as timestamptz)) as identified_at,
+        {{ parse_timestamp('event_timestamp') }} as identified_at,
         case when json_valid(traits) then traits end as traits
     from source
     where is_parseable
@@ -32,6 +32,6 @@ select
     traits ->> '$.country' as country,
     traits ->> '$.channel' as signup_channel,
     try_cast(traits ->> '$.seats' as integer) as seats,
-    timezone('UTC', try_cast(traits ->> '$.created_at' as timestamptz)) as created_at
+    {{ parse_timestamp("traits ->> '$.created_at'") }} as created_at
 from typed
 where user_id is not null and identified_at is not null
