@@ -62,7 +62,7 @@ series at a few hundred events/hour is flagged at its first point.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -244,13 +244,17 @@ def detect_frame(
     time_col: str = "ts",
     value_col: str = "value",
     group_cols: Sequence[str] = ("metric", "segment_dim", "segment_value"),
+    detector: Callable[..., pd.DataFrame] | None = None,
     **options: object,
 ) -> pd.DataFrame:
-    """Run :func:`detect` on every group of a long metric table.
+    """Run ``detector`` (default this module's :func:`detect`) on every group of a long metric table.
 
-    Null group values (e.g. ``segment_dim`` = NULL for the overall metric) form their own group. Returns
-    the group columns, ``ts``, ``observed`` and the detector columns, one row per input row.
+    ``detector`` is any function with :func:`detect`'s contract (one series in, a frame with
+    ``RESULT_COLUMNS`` on its index out), e.g. :func:`pintel.incidents.robust.detect`. Null group values
+    (e.g. ``segment_dim`` = NULL for the overall metric) form their own group. Returns the group columns,
+    ``ts``, ``observed`` and the detector columns, one row per input row.
     """
+    detector = detector or detect
     group_cols = list(group_cols)
     missing = [c for c in [time_col, value_col, *group_cols] if c not in df.columns]
     if missing:
@@ -265,7 +269,7 @@ def detect_frame(
     for key, part in groups:
         series = part.set_index(time_col)[value_col].sort_index()
         try:
-            res = detect(series, **options)  # type: ignore[arg-type]
+            res = detector(series, **options)
         except ValueError as exc:
             raise ValueError(f"detect_frame: group {key!r}: {exc}") from exc
         piece = res.reset_index(names="ts")
