@@ -19,7 +19,8 @@ Model, per point ``t`` on the regular sampling grid (P = seasonal period, L = le
     level      m_t = median(y_s / F_s, s in [t-L, t))   robust level of the de-seasonalised recent values
     expected   E_t = m_t * F_t                     (additive y - CMA, m + F once the series went negative)
     residual   u_t = g(y_t) - g(E_t),  g(x) = 2 sqrt(x + 3/8)    Anscombe transform (identity if negative)
-    scale      s_t = sqrt(a + b E_t), a, b from robust MADs of the last week's residuals; >= 1 for counts
+    scale      s_t = sqrt(a + b E_t), a, b from robust MADs of the last week's residuals (b > 0 only where the
+               data show it: two standard errors); >= 1 for counts
     score      z_t = u_t / s_t  (signed: negative = below expectation);  anomaly when |z_t| > threshold (4.5)
 
 Why these choices rather than STL / Holt-Winters from statsmodels:
@@ -41,7 +42,9 @@ Why these choices rather than STL / Holt-Winters from statsmodels:
   variance-stabilising Anscombe transform, where Poisson noise has unit variance at every level and the
   band is asymmetric in original units, as a count band should be. High-volume business metrics add
   multiplicative noise; the variance function Var(y) = a E + b E^2 (negative-binomial type) covers both and
-  is fitted robustly on the trailing week. For integer series the scale is floored at 1 (pure Poisson), so a
+  is fitted robustly on the trailing week -- and adopted only where the high-level half's variance beats the
+  low half's by two standard errors: a slope through two noisy MADs, extrapolated to the daily peak, widened
+  the band of Poisson-like series by up to 40 % exactly at the peak hours. For integer series the scale is floored at 1 (pure Poisson), so a
   lucky quiet week cannot make a razor-thin band and sparse series (mostly 0, sometimes 1-2) stay silent.
 * Seasonality: candidate periods come from the sampling step (one day and one week in points: 24 and 168 for
   hourly data, 7 for daily data). At each point the longest candidate with at least ``min_cycles`` (2)
@@ -62,7 +65,7 @@ series at a few hundred events/hour is flagged at its first point.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -244,17 +247,13 @@ def detect_frame(
     time_col: str = "ts",
     value_col: str = "value",
     group_cols: Sequence[str] = ("metric", "segment_dim", "segment_value"),
-    detector: Callable[..., pd.DataFrame] | None = None,
     **options: object,
 ) -> pd.DataFrame:
-    """Run ``detector`` (default this module's :func:`detect`) on every group of a long metric table.
+    """Run :func:`detect` on every group of a long metric table.
 
-    ``detector`` is any function with :func:`detect`'s contract (one series in, a frame with
-    ``RESULT_COLUMNS`` on its index out), e.g. :func:`pintel.incidents.robust.detect`. Null group values
-    (e.g. ``segment_dim`` = NULL for the overall metric) form their own group. Returns the group columns,
-    ``ts``, ``observed`` and the detector columns, one row per input row.
+    Null group values (e.g. ``segment_dim`` = NULL for the overall metric) form their own group. Returns
+    the group columns, ``ts``, ``observed`` and the detector columns, one row per input row.
     """
-    detector = detector or detect
     group_cols = list(group_cols)
     missing = [c for c in [time_col, value_col, *group_cols] if c not in df.columns]
     if missing:
@@ -269,7 +268,7 @@ def detect_frame(
     for key, part in groups:
         series = part.set_index(time_col)[value_col].sort_index()
         try:
-            res = detector(series, **options)
+            res = detect(series, **options)  # type: ignore[arg-type]
         except ValueError as exc:
             raise ValueError(f"detect_frame: group {key!r}: {exc}") from exc
         piece = res.reset_index(names="ts")
