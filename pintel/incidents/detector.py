@@ -44,8 +44,9 @@ Why these choices rather than STL / Holt-Winters from statsmodels:
   multiplicative noise; the variance function Var(y) = a E + b E^2 (negative-binomial type) covers both and
   is fitted robustly on the trailing week -- and adopted only where the high-level half's variance beats the
   low half's by two standard errors: a slope through two noisy MADs, extrapolated to the daily peak, widened
-  the band of Poisson-like series by up to 40 % exactly at the peak hours. For integer series the scale is floored at 1 (pure Poisson), so a
-  lucky quiet week cannot make a razor-thin band and sparse series (mostly 0, sometimes 1-2) stay silent.
+  the band of Poisson-like series by up to 40 % exactly at the peak hours. For integer series the scale is
+  floored at 1 (pure Poisson), so a lucky quiet week cannot make a razor-thin band and sparse series (mostly
+  0, sometimes 1-2) stay silent.
 * Seasonality: candidate periods come from the sampling step (one day and one week in points: 24 and 168 for
   hourly data, 7 for daily data). At each point the longest candidate with at least ``min_cycles`` (2)
   cycles of history is used; the weekly phase contains the daily one. Hourly series with less than two weeks
