@@ -19,7 +19,8 @@ Model, per point ``t`` on the regular sampling grid (P = seasonal period, L = le
     level      m_t = median(y_s / F_s, s in [t-L, t))   robust level of the de-seasonalised recent values
     expected   E_t = m_t * F_t                     (additive y - CMA, m + F once the series went negative)
     residual   u_t = g(y_t) - g(E_t),  g(x) = 2 sqrt(x + 3/8)    Anscombe transform (identity if negative)
-    scale      s_t = sqrt(a + b E_t), a, b from robust MADs of the last week's residuals; >= 1 for counts
+    scale      s_t = sqrt(a + b E_t), a, b from robust MADs of the last week's residuals (b > 0 only where the
+               data show it: two standard errors); >= 1 for counts
     score      z_t = u_t / s_t  (signed: negative = below expectation);  anomaly when |z_t| > threshold (4.5)
 
 Why these choices rather than STL / Holt-Winters from statsmodels:
@@ -41,8 +42,11 @@ Why these choices rather than STL / Holt-Winters from statsmodels:
   variance-stabilising Anscombe transform, where Poisson noise has unit variance at every level and the
   band is asymmetric in original units, as a count band should be. High-volume business metrics add
   multiplicative noise; the variance function Var(y) = a E + b E^2 (negative-binomial type) covers both and
-  is fitted robustly on the trailing week. For integer series the scale is floored at 1 (pure Poisson), so a
-  lucky quiet week cannot make a razor-thin band and sparse series (mostly 0, sometimes 1-2) stay silent.
+  is fitted robustly on the trailing week -- and adopted only where the high-level half's variance beats the
+  low half's by two standard errors: a slope through two noisy MADs, extrapolated to the daily peak, widened
+  the band of Poisson-like series by up to 40 % exactly at the peak hours. For integer series the scale is
+  floored at 1 (pure Poisson), so a lucky quiet week cannot make a razor-thin band and sparse series (mostly
+  0, sometimes 1-2) stay silent.
 * Seasonality: candidate periods come from the sampling step (one day and one week in points: 24 and 168 for
   hourly data, 7 for daily data). At each point the longest candidate with at least ``min_cycles`` (2)
   cycles of history is used; the weekly phase contains the daily one. Hourly series with less than two weeks

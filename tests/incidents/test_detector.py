@@ -224,3 +224,31 @@ def test_the_old_import_path_is_the_same_detector() -> None:
     """pintel.ml.anomaly is kept for compatibility (the shared benchmark calls pintel.ml.anomaly:detect)."""
     assert pintel.ml.anomaly.detect is pintel.incidents.detect
     assert pintel.ml.anomaly.detect_frame is detect_frame
+
+
+def _band_scale(result: pd.DataFrame) -> pd.Series:
+    """The scale behind the upper band, in Anscombe units (2 sqrt(x + 3/8)): 1 is pure Poisson noise."""
+    anscombe = lambda x: 2.0 * np.sqrt(x + 0.375)  # noqa: E731
+    return (anscombe(result["upper"]) - anscombe(result["expected"])) / result.attrs["threshold"]
+
+
+def test_poisson_series_band_is_not_widened_at_its_peak() -> None:
+    # ~70 users an hour at the afternoon peak, ~17 at night (the android segment of an 8 000-user product): the
+    # noise is Poisson at every level, so a variance slope fitted on a week of residuals is sampling noise and
+    # must not be extrapolated to the peak, where a 60 % loss has to clear the threshold at its first hour
+    series = poisson(hourly_rate(35, 70.0, trend=0.0), seed=5)
+    i0 = position(series, "2024-02-02 14:00")  # a Friday afternoon in the fifth week
+    series.iloc[i0 : i0 + 4] = np.round(series.iloc[i0 : i0 + 4] * 0.4)
+    result = detect(series)
+    scale = _band_scale(result).loc["2024-01-22":"2024-02-01"]
+    peak = scale[scale.index.hour.isin([13, 14, 15])]
+    assert peak.median() < 1.3
+    assert result["score"].iloc[i0] < -4.5 and result["is_anomaly"].iloc[i0]
+
+
+def test_multiplicative_noise_still_widens_the_band_at_the_peak() -> None:
+    # a high-volume business metric: Var(y) = E + 0.01 E^2, so the peak (~3 000) is far noisier than the night
+    series = poisson(hourly_rate(35, 3000.0, trend=0.0), seed=6, overdispersion=0.01)
+    scale = _band_scale(detect(series)).loc["2024-01-22":]
+    hour = scale.index.hour
+    assert scale[np.isin(hour, [13, 14, 15])].median() > 1.5 * scale[np.isin(hour, [1, 2, 3])].median()
