@@ -1,7 +1,7 @@
 """Read a warehouse table as Arrow, whichever engine built it: the one reader the ML layer needs on Spark.
 
 DuckDB tables are read through a read-only connection; Spark tables through the Spark session configured by the
-``spark`` output of the dbt profile (the one that built them, or a new one with the same parameters).
+``spark`` output of the dbt profile (the one that built them, or one dbt opens with the same parameters).
 """
 
 from __future__ import annotations
@@ -10,42 +10,23 @@ from typing import Any
 
 import pyarrow as pa
 
-from pintel.settings import DBT_PROJECT_DIR, Settings, connect
-
-
-def spark_parameters(settings: Settings) -> dict[str, Any]:
-    """The Spark configuration of the profile's target, rendered by dbt with these settings' vars."""
-    from dbt.config.runtime import load_profile
-    from dbt.flags import set_from_args
-
-    set_from_args(_Flags(), None)
-    profile = load_profile(
-        str(DBT_PROJECT_DIR),
-        settings.dbt_vars_for_run(),
-        profile_name_override=None,
-        target_override=settings.dbt_target,
-    )
-    return dict(profile.credentials.server_side_parameters or {})
-
-
-class _Flags:
-    """The few flags dbt's profile loader reads, outside a dbt command."""
-
-    PROFILES_DIR = str(DBT_PROJECT_DIR)
-    PROJECT_DIR = str(DBT_PROJECT_DIR)
+from pintel.settings import Settings, connect
 
 
 def spark_session(settings: Settings) -> Any:
-    """The active Spark session, or one made with the profile's parameters (Hive metastore, as dbt-spark's)."""
+    """This process's Spark session; when there is none yet, dbt opens it as the profile's ``spark`` output says.
+
+    dbt-spark's session method keeps one Spark session per process, so the session that built the tables (or one
+    a no-op dbt operation opened with the same profile) is the one read here: its configuration has one home.
+    """
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
-    builder = SparkSession.builder.enableHiveSupport()
-    for key, value in spark_parameters(settings).items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
+    if SparkContext._active_spark_context is None:
+        from pintel.build import run_dbt
+
+        run_dbt(settings, ["run-operation", "spark_ready"])
+    return SparkSession.builder.getOrCreate()
 
 
 def read_arrow(settings: Settings, relation: str) -> pa.Table:

@@ -52,9 +52,8 @@ def table_differences(expected: pa.Table, actual: pa.Table, name: str, rtol: flo
         same = (left[column].astype(str) == right[column].astype(str)) | (left[column].isna() & right[column].isna())
         if not same.all():
             row = int(np.flatnonzero(~same.to_numpy())[0])
-            problems.append(
-                f"{name}.{column}: {int((~same).sum())} rows differ, e.g. {left[column][row]!r} != {right[column][row]!r}"
-            )
+            example = f"{left[column][row]!r} != {right[column][row]!r}"
+            problems.append(f"{name}.{column}: {int((~same).sum())} rows differ, e.g. {example}")
     for column in floats:
         a, b = left[column].to_numpy(dtype=float), right[column].to_numpy(dtype=float)
         same = np.isclose(a, b, rtol=rtol, atol=1e-12, equal_nan=True)

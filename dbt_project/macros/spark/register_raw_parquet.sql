@@ -12,3 +12,8 @@
         {% do log('registered ' ~ schema ~ '.' ~ name ~ ' from ' ~ location, info=true) %}
     {%- endfor %}
 {%- endmacro %}
+
+{#- A no-op query: opens the target's session (pintel.spark.reader reads tables through it). -#}
+{% macro spark_ready() -%}
+    {% do run_query('select 1 as ready') %}
+{%- endmacro %}

@@ -152,12 +152,14 @@ select
     cast(coalesce(window_activity.events_7d, 0) as bigint) as events_7d,
     cast(coalesce(window_activity.events_28d, 0) as bigint) as events_28d,
     cast(
-        coalesce(window_activity.events_7d, 0) / greatest(coalesce(window_activity.events_28d, 0) / 4.0, 1.0)
+        cast(coalesce(window_activity.events_7d, 0) as double)
+        / greatest(cast(coalesce(window_activity.events_28d, 0) as double) / 4, 1)
         as double
     ) as trend_7d_vs_28d,
     cast(coalesce(window_activity.sessions_28d, 0) as bigint) as sessions_28d,
     cast(
-        coalesce(window_activity.session_seconds_28d, 0) / 60.0 / greatest(coalesce(window_activity.sessions_28d, 0), 1)
+        cast(coalesce(window_activity.session_seconds_28d, 0) as double) / 60
+        / greatest(coalesce(window_activity.sessions_28d, 0), 1)
         as double
     ) as avg_session_minutes_28d,
     cast(coalesce(window_activity.feature_breadth_28d, 0) as integer) as feature_breadth_28d,
