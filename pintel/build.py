@@ -122,9 +122,9 @@ def build(
     started = time.perf_counter()
     load = load_landing(settings.landing, settings.warehouse)
     if settings.dbt_target == "spark":  # the DuckDB file is the raw ledger; Spark gets its raw tables as Parquet
-        from pintel.spark.raw import publish_raw
+        from pintel.spark.raw import export_raw, register_args
 
-        publish_raw(settings)
+        run_dbt(settings, register_args(export_raw(settings)))
     loaded = time.perf_counter()
     args = ["build"]
     if select:

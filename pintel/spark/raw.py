@@ -47,11 +47,7 @@ def export_raw(settings: Settings) -> dict[str, Path]:
     return folders
 
 
-def publish_raw(settings: Settings) -> dict[str, Path]:
-    """Export the raw tables and register them in the Spark target's metastore as ``raw.<table>``."""
-    from pintel.build import run_dbt
-
-    folders = export_raw(settings)
-    args = {"tables": {name: str(path) for name, path in folders.items()}}
-    run_dbt(settings, ["run-operation", "register_raw_parquet", "--args", json.dumps(args)])
-    return folders
+def register_args(folders: dict[str, Path]) -> list[str]:
+    """The dbt command that registers exported folders as ``raw.<table>`` in the Spark target's metastore."""
+    tables = {name: str(path) for name, path in folders.items()}
+    return ["run-operation", "register_raw_parquet", "--args", json.dumps({"tables": tables})]

@@ -58,7 +58,8 @@ silent_churn as (
     from activity_gaps
     cross join bounds
     where
-        {{ days_between('activity_gaps.activity_date', 'activity_gaps.next_active_date') }} > {{ var('churn_inactivity_days') }}
+        {{ days_between('activity_gaps.activity_date', 'activity_gaps.next_active_date') }}
+        > {{ var('churn_inactivity_days') }}
         or (
             activity_gaps.next_active_date is null
             and activity_gaps.activity_date + {{ var('churn_inactivity_days') }} <= bounds.last_date

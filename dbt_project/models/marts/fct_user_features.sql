@@ -146,7 +146,8 @@ plans as (
 select
     eligible.user_id,
     eligible.snapshot_date,
-    cast({{ days_between('eligible.last_active_date', 'eligible.snapshot_date') }} as integer) as days_since_last_active,
+    cast({{ days_between('eligible.last_active_date', 'eligible.snapshot_date') }} as integer)
+        as days_since_last_active,
     cast(coalesce(window_activity.active_days_7d, 0) as integer) as active_days_7d,
     cast(coalesce(window_activity.active_days_28d, 0) as integer) as active_days_28d,
     cast(coalesce(window_activity.events_7d, 0) as bigint) as events_7d,

@@ -28,7 +28,8 @@ activity_weeks as (
 
     select distinct
         user_daily.user_id,
-        cast(floor({{ days_between('cohort_users.signup_date', 'user_daily.activity_date') }} / 7) as integer) as week_number
+        cast(floor({{ days_between('cohort_users.signup_date', 'user_daily.activity_date') }} / 7) as integer)
+            as week_number
     from {{ ref('fct_user_daily') }} as user_daily
     inner join cohort_users
         on user_daily.user_id = cohort_users.user_id

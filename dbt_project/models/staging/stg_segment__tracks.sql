@@ -58,7 +58,7 @@ known_messages as (
     inner join known_events
         on
             typed.event_name = known_events.event_name
-            and (known_events.source_name is null or known_events.source_name = typed.source_name)
+            and (known_events.source_name is null or typed.source_name = known_events.source_name)
 
 ),
 
