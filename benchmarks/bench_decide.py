@@ -2,7 +2,8 @@
 
 Too slow for ``make test`` (each world is a simulation and a warehouse build); run it by hand:
 
-    .venv/bin/python benchmarks/bench_decide.py --seeds 7 11 23 [--out build/bench] [--skip retention,no_incidents]
+    .venv/bin/python benchmarks/bench_decide.py --seeds 7 11 23 [--out build/bench] [--skip srm,no_incidents]
+    .venv/bin/python benchmarks/bench_decide.py --retention --seeds 7 11 23
 
 Per seed, on the default world:
 
@@ -20,9 +21,11 @@ On the first seed only (unless ``--all-extras``):
 
 * **no_incidents** -- the ``--no-incidents`` world: hourly through every flag's guard window and daily at
   23:00 over the 90 days, with the incidents source; the count of act/rollback must be zero.
-* **retention** -- a warehouse of the first 60 days scores churn; the retention list (with its 10 % random
-  holdout) is replayed with ``--actions``; the treated-minus-holdout churn difference and its interval are
-  compared with the planted effect (the replay's own with-play minus without-play truth for treated users).
+
+With ``--retention`` (instead of the stages above; see ``benchmarks/decide_retention.py``), per seed on a
+5 000 x 120 world: a warehouse of its first days makes the churn list with its 10 % holdout, the plays are
+replayed with ``--actions``, and ``decide.action_outcomes``' treated-minus-holdout churn difference and its
+interval are compared with the planted effect (every contacted user's with-play minus without-play truth).
 
 Results: ``<out>/bench_decide_<seeds>.json`` and a Markdown table on stdout (paste into BENCHMARKS.md).
 """
@@ -44,7 +47,6 @@ sys.path.insert(0, str(ROOT))
 
 from pintel.build import build  # noqa: E402
 from pintel.decide import decide, load_decisions, load_policy  # noqa: E402
-from pintel.decide.stats import two_proportions  # noqa: E402
 from pintel.settings import Settings, connect  # noqa: E402
 from pintel.simulate import SimConfig, simulate  # noqa: E402
 from pintel.simulate.actions import parse_actions  # noqa: E402
@@ -222,58 +224,6 @@ def no_incidents_stage(out: Path, seed: int, policy) -> dict:
     }
 
 
-def retention_stage(out: Path, seed: int, landing_full: Path, policy) -> dict:
-    cfg = SimConfig(users=USERS, days=DAYS, seed=seed)
-    root = out / f"s{seed}_first60"
-    cut = (pd.Timestamp(manifest(landing_full)["window"]["start"]) + timedelta(days=60)).strftime("%Y-%m-%d")
-    landing = root / "landing"
-    if not landing.exists():
-        for kind in ("events", "identifies"):
-            for src in sorted((landing_full / kind).rglob("*.parquet")):
-                day = next(p for p in src.relative_to(landing_full).parts if p.startswith("date=")).removeprefix(
-                    "date="
-                )
-                if day < cut:
-                    dst = landing / src.relative_to(landing_full)
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(src, dst)
-        shutil.copytree(landing_full / "ground_truth", landing / "ground_truth")
-    _, s = world(root, cfg, ["+churn_scores_v2", "+fct_churn_labels"])
-    con = connect(s.warehouse)
-    try:
-        snapshot = con.execute(f"select max(snapshot_date) from {policy.churn.scores_table}").fetchone()[0]
-        run = decide(con, policy, pd.Timestamp(snapshot) + timedelta(hours=1), dry_run=True, sources=["churn"])
-    finally:
-        con.close()
-    plays = run.decisions[run.decisions["action_type"] == "churn_retention_list"]
-    if plays.empty:
-        return {"skipped": "no retention list", "snapshot": str(snapshot)}
-    payload = json.loads(plays.iloc[0]["payload"])
-    data = {"retention_plays": [{"user_id": u, "date": str(snapshot)} for u in payload["users"]]}
-    replay = out / f"s{seed}_plays"
-    world(replay, cfg, [], actions=parse_actions(data, cfg))
-    truth = pd.read_parquet(replay / "landing" / "ground_truth" / "retention_play_units.parquet")
-    labels = pd.read_parquet(replay / "landing" / "ground_truth" / "churn_snapshots.parquet")
-    labels = labels[pd.to_datetime(labels["snapshot_date"]) == pd.Timestamp(snapshot)].set_index("user_id")[
-        "churned_30d"
-    ]
-    treated = labels.reindex(payload["users"]).dropna()
-    held = labels.reindex(payload["holdout"]).dropna()
-    diff = two_proportions(int(treated.sum()), len(treated), int(held.sum()), len(held))
-    planted = float((truth["churned_30d_with_play"] - truth["churned_30d_without_play"]).mean())
-    return {
-        "snapshot": str(snapshot),
-        "treated": len(treated),
-        "holdout": len(held),
-        "treated_churn": diff.treated_rate,
-        "holdout_churn": diff.control_rate,
-        "estimate": diff.difference,
-        "ci": [diff.ci_low, diff.ci_high],
-        "planted_effect": planted,
-        "planted_inside_interval": bool(diff.ci_low <= planted <= diff.ci_high),
-    }
-
-
 def run_seed(out: Path, seed: int, extras: bool, skip: set[str], policy) -> dict:
     cfg = SimConfig(users=USERS, days=DAYS, seed=seed)
     root = out / f"s{seed}"
@@ -290,8 +240,6 @@ def run_seed(out: Path, seed: int, extras: bool, skip: set[str], policy) -> dict
         result["experiment_srm"] = experiment_decision(srm, policy)
     if extras and "no_incidents" not in skip:
         result["no_incidents"] = no_incidents_stage(out, seed, policy)
-    if extras and "retention" not in skip:
-        result["retention"] = retention_stage(out, seed, landing, policy)
     return result
 
 
@@ -322,16 +270,6 @@ def markdown(results: list[dict]) -> str:
                 f"\nseed {r['seed']} --no-incidents: {n['act_or_rollback']} act/rollback, decisions {n['decisions']}, "
                 f"{n['incidents_raised']} incidents raised by the detector"
             )
-        if "retention" in r:
-            t = r["retention"]
-            if "skipped" not in t:
-                lines.append(
-                    f"seed {r['seed']} retention play (snapshot {t['snapshot']}): {t['treated']} treated vs "
-                    f"{t['holdout']} held out, churn {t['treated_churn']:.1%} vs {t['holdout_churn']:.1%}, "
-                    f"estimate {t['estimate']:+.1%} "
-                    f"(95 % CI {t['ci'][0]:+.1%} to {t['ci'][1]:+.1%}); planted {t['planted_effect']:+.1%} -> inside: "
-                    f"{t['planted_inside_interval']}"
-                )
     return "\n".join(lines)
 
 
@@ -339,11 +277,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
-    parser.add_argument("--all-extras", action="store_true", help="no_incidents and retention on every seed")
-    parser.add_argument("--skip", default="", help="comma-separated stages to skip: srm,no_incidents,retention")
+    parser.add_argument("--all-extras", action="store_true", help="no_incidents on every seed")
+    parser.add_argument("--skip", default="", help="comma-separated stages to skip: srm,no_incidents")
+    parser.add_argument(
+        "--retention", action="store_true", help="only the retention play's holdout comparison (decide_retention.py)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     policy = bench_policy()
+    if args.retention:
+        from benchmarks.decide_retention import markdown as retention_markdown
+        from benchmarks.decide_retention import run as retention_run
+
+        print(retention_markdown(retention_run(args.out, args.seeds, policy)))
+        return
     skip = {x for x in args.skip.split(",") if x}
     results = []
     for i, seed in enumerate(args.seeds):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
@@ -254,6 +255,17 @@ def test_missing_warehouse_is_a_clear_refusal(tmp_path: Path) -> None:
     answer = ask("DAU yesterday", tmp_path / "nope.duckdb").to_dict()
     assert answer["status"] == "refused"
     assert "semantic manifest" in answer["explanation"] or "does not exist" in answer["explanation"]
+
+
+def test_a_copied_warehouse_under_another_name_answers_the_same(warehouse: Path, tmp_path: Path) -> None:
+    """DuckDB names a file's catalog after the file; a renamed copy (a snapshot, a backup) must still answer."""
+    question = "how many weekly active users did we have last week?"
+    copy = tmp_path / "acme_snapshot.duckdb"
+    shutil.copy2(warehouse, copy)
+    shutil.copytree(warehouse.parent / "dbt_target", tmp_path / "dbt_target")
+    original, renamed = ask(question, warehouse).to_dict(), ask(question, copy).to_dict()
+    assert renamed["status"] == "answered", renamed["explanation"]
+    assert renamed["values"] == original["values"] != [] and renamed["sql"] == original["sql"]
 
 
 def test_a_warmed_question_imports_no_heavy_library(warehouse: Path) -> None:

@@ -79,11 +79,25 @@ def test_same_seed_gives_identical_files(tmp_path: Path) -> None:
     assert _checksums(tmp_path / "c") != a
 
 
-def test_defects_in_files_equal_the_manifest(small_sim: Path, small_manifest: dict) -> None:
-    df = _messages(small_sim)
-    duplicates = int(df.duplicated("messageId").sum())
-    first = df.sort_values(["receivedAt", "file"]).drop_duplicates("messageId")
-    found = _classify(first).value_counts()
+@pytest.fixture(scope="module")
+def messages(small_sim: Path) -> pd.DataFrame:
+    """Every message the small world landed, with the file it is in (read once for this module)."""
+    return _messages(small_sim)
+
+
+@pytest.fixture(scope="module")
+def first_copies(messages: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """The first-received copy of each message and its independently classified defect (the slow part: once)."""
+    first = messages.sort_values(["receivedAt", "file"]).drop_duplicates("messageId")
+    return first, _classify(first)
+
+
+def test_defects_in_files_equal_the_manifest(
+    small_sim: Path, small_manifest: dict, messages: pd.DataFrame, first_copies: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    duplicates = int(messages.duplicated("messageId").sum())
+    first, reasons = first_copies
+    found = reasons.value_counts()
     counts = small_manifest["counts"]
     assert duplicates == counts["duplicates"] > 0
     for reason in DEFECT_REASONS:
@@ -95,8 +109,8 @@ def test_defects_in_files_equal_the_manifest(small_sim: Path, small_manifest: di
     )
 
 
-def test_batches_are_by_arrival_hour_and_late_events_exist(small_sim: Path) -> None:
-    df = _messages(small_sim)
+def test_batches_are_by_arrival_hour_and_late_events_exist(messages: pd.DataFrame) -> None:
+    df = messages
     received = pd.to_datetime(df["receivedAt"].str.replace("Z", ""), format="ISO8601")
     folder = df["file"].str.extract(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})")
     batch = pd.to_datetime(folder[0] + " " + folder[1] + ":00")
@@ -106,9 +120,11 @@ def test_batches_are_by_arrival_hour_and_late_events_exist(small_sim: Path) -> N
     assert 0.002 < late.mean() < 0.1
 
 
-def test_daily_truth_matches_valid_events(small_sim: Path, small_manifest: dict) -> None:
-    df = _messages(small_sim).sort_values(["receivedAt", "file"]).drop_duplicates("messageId")
-    valid = df[_classify(df) == "valid"].copy()
+def test_daily_truth_matches_valid_events(
+    small_sim: Path, small_manifest: dict, first_copies: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    df, reasons = first_copies
+    valid = df[reasons == "valid"].copy()
     valid["date"] = pd.to_datetime(valid["timestamp"].str.slice(0, 10)).dt.date
     got = valid.groupby("date").agg(valid_events=("messageId", "size"), dau=("userId", "nunique"))
     signups = valid[valid.event == "signed_up"].groupby("date")["userId"].nunique()

@@ -125,6 +125,13 @@ def _guarded(ctx: Context, c: Candidate, history: guards.History, switch: tuple[
         decision, why = "monitor", f"Target {reason}."
     if decision in ACTING and history.cooling_down(c):
         return None  # acted on recently: the cooldown holds, nothing new to say
+    earlier = history.acted_on(c) if decision in ACTING else None
+    if earlier is not None:
+        decision = "escalate"
+        why = (
+            f"{c.action_type} on {c.target} was already decided for data up to {earlier:%Y-%m-%d %H:%M} and the "
+            "problem is still measured: repeating it cannot help, a person decides."
+        )
     if decision == "monitor" and not extra and history.holds(c):
         margin = ctx.policy.stability.hysteresis_margin * max(abs(priced.benefit), 1.0)
         if priced.expected_value >= ctx.policy.thresholds.act_min_expected_value - margin:

@@ -9,7 +9,9 @@
 4. **Snoozes** (policy ``snoozes`` and ``decide.snoozes``) -- a snoozed target only gets ``monitor``.
 5. **Repeat / cooldown / hysteresis** (:class:`History`) -- the same decision on the same evidence is written
    once; no new act/rollback on a target within its action's ``cooldown_hours``; a target that got an
-   act/rollback/escalate is not stepped down to ``monitor`` within ``stability.hysteresis_hours``.
+   act/rollback/escalate is not stepped down to ``monitor`` within ``stability.hysteresis_hours``; after the
+   cooldown, a ``once_per_target`` action (a rollback, a ship) already decided on the target escalates instead
+   of acting again: the problem outlived the action, so repeating it cannot help.
 6. **Daily cap** -- beyond ``max_automatic_actions_per_day`` automatic act/rollback decisions per data day,
    the rest still say act/rollback but are not ``automatic`` (a person approves).
 """
@@ -132,6 +134,15 @@ class History:
     def cooling_down(self, c: Candidate) -> bool:
         hours = self.ctx.policy.action(c.action_type).cooldown_hours
         return hours > 0 and not self._recent(c.target, hours, ACTING).empty
+
+    def acted_on(self, c: Candidate) -> pd.Timestamp | None:
+        """When ``c``'s one-off action was last decided on its target (any evidence), or None."""
+        if not self.ctx.policy.action(c.action_type).once_per_target:
+            return None
+        past = self._all()
+        done = past[(past["target"] == c.target) & (past["action_type"] == c.action_type)]
+        done = done[done["decision"].isin(ACTING)]
+        return None if done.empty else pd.Timestamp(done["as_of"].max())
 
     def holds(self, c: Candidate) -> bool:
         """Hysteresis: a recent act/rollback/escalate on the target keeps a ``monitor`` from being written."""

@@ -123,6 +123,9 @@ class ActionRules(_Strict):
     prior: Prior
     horizon_hours: float = Field(ge=0)
     cooldown_hours: float = Field(ge=0)
+    once_per_target: bool = False
+    """A one-off action (a rollback, a ship): once decided on a target, the same problem there later is escalated,
+    not acted on again -- the flag is already off, so repeating the action cannot help and a person must look."""
 
 
 class Thresholds(_Strict):

@@ -111,3 +111,30 @@ def test_cooldown_and_hysteresis_keep_a_decision_from_flapping(warehouse, rollou
     assert all(run.added == 0 for run in later)
     assert stepped_down is None  # hysteresis: no step down to monitor right after the rollback
     assert after_window is not None and after_window["decision"] == "monitor"
+
+
+def test_a_rollback_that_did_not_end_the_harm_is_escalated_not_repeated(warehouse, rollout_starts, policy) -> None:
+    """The world does not react here (no replay), so the harm outlives the rollback: after the cooldown the same
+    flag is not rolled back a second time; a person is asked instead, once."""
+    start = rollout_starts["new_editor"] + timedelta(hours=HOURS_AFTER)
+    after_cooldown = start + timedelta(hours=policy.action("rollback_flag").cooldown_hours + 1)
+    con = connect(warehouse.warehouse)
+    try:
+        decide(con, policy, start, sources=["rollouts"])
+        ctx = Context(con, policy, after_cooldown, "passed")
+        again = Candidate(
+            "rollout", "new_editor@later", "rollback_flag", "new_editor", "rollback", "critical", 50, 0.99, "t", "r"
+        )
+        row = _guarded(ctx, again, History(ctx), (False, ""), success_rates(con, policy), after_cooldown)
+        other = Candidate("rollout", "x@1", "rollback_flag", "new_sidebar", "rollback", "critical", 50, 0.99, "t", "r")
+        unrelated = _guarded(ctx, other, History(ctx), (False, ""), success_rates(con, policy), after_cooldown)
+        runs = [decide(con, policy, after_cooldown + timedelta(hours=h), sources=["rollouts"]) for h in (0, 6)]
+        stored = load_decisions(con)
+    finally:
+        con.close()
+    assert row is not None and row["decision"] == "escalate"
+    assert "already decided" in row["rationale"] and "a person decides" in row["rationale"]
+    assert unrelated is not None and unrelated["decision"] == "rollback"  # another flag is acted on as usual
+    editor = stored[stored["target"] == "new_editor"]
+    assert (editor["decision"] == "rollback").sum() == 1
+    assert (editor["decision"] == "escalate").sum() <= 1 and runs[1].added == 0

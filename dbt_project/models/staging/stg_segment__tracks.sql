@@ -1,10 +1,21 @@
 -- Every landed track message, typed, with the first validation rule it breaks (null when valid).
 -- The reasons and their order are the quarantine_reasons seed; keep the case branches below in that order.
+-- Incremental (append): each landed row is judged once, on the run after it lands, and its three consumers read
+-- the verdict instead of re-running the rules (a view re-validated every landed row once per consumer).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
 source as (
 
     select * from {{ source('segment', 'events') }}
+    where {{ loaded_since_last_run('_loaded_at') }}
 
 ),
 
