@@ -12,7 +12,7 @@ DEMO_USERS ?= 5000
 DEMO_DAYS ?= 90
 DEMO_SEED ?= 7
 
-.PHONY: install browser lint format test dq-ci demo dq ui bench clean
+.PHONY: install install-spark browser lint format test test-spark dq-ci demo dq ui bench clean
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The Spark target's extra (dbt-spark, PySpark; Java 17 must be on PATH). Not part of `make install`.
+install-spark: $(VENV)/.installed-spark
+
+$(VENV)/.installed-spark: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $@
 
 # Headless Chromium for the digest's render test: Debian's chromium package, installed when missing where apt-get
@@ -48,6 +55,10 @@ format: install
 test: install browser lint
 	pytest -n 2 --dist loadfile -q
 	$(MAKE) --no-print-directory dq-ci
+
+# The SQL layer built on local Spark and on DuckDB from the same raw tables; every table must match to the row.
+test-spark: install-spark
+	PINTEL_TEST_SPARK=1 pytest -q -s -p no:cacheprovider -m spark tests/test_spark.py
 
 # A small simulated warehouse checked by every Great Expectations suite: Data Docs land in reports/ and the
 # one-screen summary in the CI log.

@@ -36,7 +36,9 @@ class BuildReport:
 
 def dbt_paths(settings: Settings) -> list[str]:
     """Project, profile, target and log locations, and the profile target, for a dbt command line."""
-    target = settings.warehouse.parent / "dbt_target"
+    target = settings.warehouse.parent / (
+        "dbt_target" if settings.dbt_target == "duckdb" else f"dbt_target_{settings.dbt_target}"
+    )
     return [
         "--project-dir",
         str(DBT_PROJECT_DIR),
@@ -125,6 +127,10 @@ def build(
     """
     started = time.perf_counter()
     load = load_landing(settings.landing, settings.warehouse)
+    if settings.dbt_target == "spark":  # the DuckDB file is the raw ledger; Spark gets its raw tables as Parquet
+        from pintel.spark.raw import export_raw, register_args
+
+        run_dbt(settings, register_args(export_raw(settings)))
     loaded = time.perf_counter()
     args = ["build"]
     if select:

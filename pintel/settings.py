@@ -3,7 +3,8 @@
 ``PINTEL_HOME``             root for local data (default ``./data``)
 ``PINTEL_LANDING``          landing folder for batches (default ``$PINTEL_HOME/landing``)
 ``PINTEL_WAREHOUSE``        DuckDB file (default ``$PINTEL_HOME/pintel.duckdb``)
-``PINTEL_DBT_TARGET``       dbt profile target (default ``duckdb``)
+``PINTEL_DBT_TARGET``       dbt profile target (default ``duckdb``; ``spark`` builds on local PySpark)
+``PINTEL_SPARK_HOME``       Spark target's tables and metastore (default ``$PINTEL_HOME/spark``)
 ``PINTEL_DBT_VARS``         dbt ``--vars`` for every run, YAML or JSON (default none): e.g. ``{churn_horizon_days: 14}``
 ``PINTEL_REPORTS``          reports folder (default ``./reports``)
 ``PINTEL_SEEDS_DIR``        seed catalog the Python code reads (default the repository's ``seeds/``)
@@ -38,6 +39,7 @@ __all__ = [
     "DBT_PROJECT_DIR",
     "REPORTS_VAR",
     "REPO_ROOT",
+    "SPARK_HOME_VAR",
     "WAREHOUSE_VAR",
     "Settings",
     "WarehouseLocked",
@@ -50,6 +52,8 @@ WAREHOUSE_VAR = "pintel_warehouse"
 """dbt var carrying the DuckDB file to the profile (``dbt_project/profiles.yml``)."""
 REPORTS_VAR = "pintel_reports"
 """dbt var carrying the reports folder to the dbt Python models (``config: meta: reports_dir``)."""
+SPARK_HOME_VAR = "pintel_spark_home"
+"""dbt var carrying the Spark target's folder (warehouse dir, metastore) to the profile."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class Settings:
     dbt_target: str
     reports: Path
     dbt_vars: Mapping[str, Any] = field(default_factory=dict)
+    spark_home: Path | None = None
     seeds: Path = REPO_ROOT / "seeds"
     expectations: Path = REPO_ROOT / "expectations"
 
@@ -90,6 +95,7 @@ class Settings:
             dbt_vars=parse_vars(dbt_vars if dbt_vars is not None else env.get("PINTEL_DBT_VARS")),
             seeds=Path(env.get("PINTEL_SEEDS_DIR") or REPO_ROOT / "seeds").resolve(),
             expectations=Path(env.get("PINTEL_EXPECTATIONS_DIR") or REPO_ROOT / "expectations").resolve(),
+            spark_home=Path(env.get("PINTEL_SPARK_HOME") or home / "spark").resolve(),
         )
 
     def with_vars(self, **overrides: Any) -> Settings:
@@ -103,7 +109,13 @@ class Settings:
             **dict(extra or {}),
             WAREHOUSE_VAR: str(self.warehouse),
             REPORTS_VAR: str(self.reports),
+            **({SPARK_HOME_VAR: str(self.spark_folder)} if self.dbt_target == "spark" else {}),
         }
+
+    @property
+    def spark_folder(self) -> Path:
+        """The Spark target's folder: ``spark_home``, else ``spark/`` beside the warehouse file."""
+        return self.spark_home or self.warehouse.parent / "spark"
 
     def dbt_vars_arg(self, extra: Mapping[str, Any] | None = None) -> list[str]:
         """``["--vars", "<json>"]`` for a dbt command line (see :meth:`dbt_vars_for_run`)."""

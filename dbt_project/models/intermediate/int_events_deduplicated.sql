@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='message_id',
         incremental_strategy='delete+insert',
     )
@@ -21,7 +21,7 @@ already_kept as (
     {% if is_incremental() %}
         select existing.message_id from {{ this }} as existing
     {% else %}
-        select cast(null as varchar) as message_id
+        select cast(null as {{ dbt.type_string() }}) as message_id
         where false
     {% endif %}
 
@@ -33,7 +33,7 @@ ranked as (
         *,
         row_number() over (
             partition by message_id
-            order by received_at, loaded_at, file_id, file_row_number
+            order by received_at nulls last, loaded_at, file_id, file_row_number
         ) as copy_number
     from valid_messages
 

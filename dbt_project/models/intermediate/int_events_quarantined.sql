@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='raw_row_id',
         incremental_strategy='delete+insert',
     )

@@ -15,8 +15,8 @@ exposure_events as (
         event_at,
         coalesce(received_at, event_at) as known_at,
         platform,
-        json_extract_string(properties, '$.flag') as flag_key,
-        json_extract_string(properties, '$.variant') as variant
+        {{ json_text('properties', '$.flag') }} as flag_key,
+        {{ json_text('properties', '$.variant') }} as variant
     from {{ ref('fct_events') }}
     where event_name in ({{ exposure_events }})
 

@@ -23,7 +23,7 @@ segmented as (
     {% for dim, expr in segment_dimensions() %}
         select distinct
             '{{ dim }}' as segment_dim,
-            cast({{ expr }} as varchar) as segment_value,
+            cast({{ expr }} as {{ dbt.type_string() }}) as segment_value,
             user_id,
             activity_date
         from user_days
@@ -156,7 +156,7 @@ select
     cast(wau as bigint) as wau,
     cast(mau as bigint) as mau,
     case when mau > 0 then dau / mau end as stickiness,
-    date_day - (
-        select min(dates.date_day) as first_date from {{ ref('dim_dates') }} as dates
-    ) >= 27 as is_full_mau_window
+    {{ days_between(
+        "(select min(dates.date_day) as first_date from " ~ ref('dim_dates') ~ " as dates)", 'date_day'
+    ) }} >= 27 as is_full_mau_window
 from trailing_counts

@@ -25,7 +25,7 @@ segmented as (
         select
             event_hour,
             '{{ dim }}' as segment_dim,
-            cast({{ expr }} as varchar) as segment_value,
+            cast({{ expr }} as {{ dbt.type_string() }}) as segment_value,
             user_id,
             event_name
         from events
@@ -34,10 +34,17 @@ segmented as (
 
 ),
 
+hour_series as (
+
+    select {{ series('min(event_hour)', 'max(event_hour)', "interval '1' hour") }} as hour_at
+    from events
+
+),
+
 hours as (
 
-    select cast(unnest(generate_series(min(event_hour), max(event_hour), interval 1 hour)) as timestamp) as hour_at
-    from events
+    select cast(hour_series.hour_at as timestamp) as hour_at
+    from hour_series
 
 ),
 

@@ -13,11 +13,18 @@ bounds as (
 
 ),
 
-spine as (
+day_series as (
 
-    select cast(unnest(generate_series(first_date, last_date, interval 1 day)) as date) as date_day
+    select {{ series('first_date', 'last_date', "interval '1' day") }} as date_day
     from bounds
     where first_date is not null
+
+),
+
+spine as (
+
+    select cast(day_series.date_day as date) as date_day
+    from day_series
 
 ),
 
@@ -25,15 +32,15 @@ calendar as (
 
     select
         spine.date_day,
-        cast(date_trunc('week', spine.date_day) as date) as iso_week_start,
-        cast(isoyear(spine.date_day) as integer) as iso_year,
-        cast(week(spine.date_day) as integer) as iso_week,
-        cast(isodow(spine.date_day) as integer) as iso_day_of_week,
-        dayname(spine.date_day) as day_name,
-        isodow(spine.date_day) >= 6 as is_weekend,
-        cast(date_trunc('month', spine.date_day) as date) as month_start,
+        cast({{ dbt.date_trunc('week', 'spine.date_day') }} as date) as iso_week_start,
+        cast({{ iso_year('spine.date_day') }} as integer) as iso_year,
+        cast({{ iso_week('spine.date_day') }} as integer) as iso_week,
+        cast({{ iso_day_of_week('spine.date_day') }} as integer) as iso_day_of_week,
+        {{ day_name('spine.date_day') }} as day_name,
+        {{ iso_day_of_week('spine.date_day') }} >= 6 as is_weekend,
+        cast({{ dbt.date_trunc('month', 'spine.date_day') }} as date) as month_start,
         -- weekly churn snapshots: Mondays with a full inactivity window of data before them
-        isodow(spine.date_day) = 1
+        {{ iso_day_of_week('spine.date_day') }} = 1
         and spine.date_day >= bounds.first_date + {{ var('churn_inactivity_days') }} as is_churn_snapshot
     from spine
     cross join bounds

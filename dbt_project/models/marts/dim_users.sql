@@ -58,7 +58,8 @@ silent_churn as (
     from activity_gaps
     cross join bounds
     where
-        activity_gaps.next_active_date - activity_gaps.activity_date > {{ var('churn_inactivity_days') }}
+        {{ days_between('activity_gaps.activity_date', 'activity_gaps.next_active_date') }}
+        > {{ var('churn_inactivity_days') }}
         or (
             activity_gaps.next_active_date is null
             and activity_gaps.activity_date + {{ var('churn_inactivity_days') }} <= bounds.last_date
@@ -71,10 +72,10 @@ latest_traits as (
 
     select
         user_id,
-        arg_max(company_size, identified_at) as company_size,
-        arg_max(country, identified_at) as country,
-        arg_max(signup_channel, identified_at) as signup_channel,
-        arg_max(seats, identified_at) as seats,
+        {{ value_at_max('company_size', 'identified_at') }} as company_size,
+        {{ value_at_max('country', 'identified_at') }} as country,
+        {{ value_at_max('signup_channel', 'identified_at') }} as signup_channel,
+        {{ value_at_max('seats', 'identified_at') }} as seats,
         min(created_at) as created_at
     from {{ ref('stg_segment__identifies') }}
     group by user_id

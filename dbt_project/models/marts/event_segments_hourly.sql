@@ -27,7 +27,7 @@ segmented as (
             event_hour,
             event_name,
             '{{ dim }}' as segment_dim,
-            cast({{ expr }} as varchar) as segment_value,
+            cast({{ expr }} as {{ dbt.type_string() }}) as segment_value,
             user_id
         from events
         {% if not loop.last %}union all{% endif %}

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='message_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
@@ -18,7 +18,7 @@ events as (
         where
             loaded_at > (select max(existing.loaded_at) as max_loaded_at from {{ this }} as existing)
             or event_at > (
-                select max(existing.event_at) - to_hours({{ var('late_arrival_lookback_hours') }}) as lookback_start_at
+                select max(existing.event_at) - interval '{{ var("late_arrival_lookback_hours") }}' hour as lookback_start_at
                 from {{ this }} as existing
             )
     {% endif %}
@@ -41,9 +41,9 @@ select
     features.feature_key,
     events.event_at,
     cast(events.event_at as date) as event_date,
-    date_trunc('hour', events.event_at) as event_hour,
+    {{ dbt.date_trunc('hour', 'events.event_at') }} as event_hour,
     events.received_at,
-    cast(date_diff('second', events.event_at, events.received_at) as bigint) as arrival_lag_seconds,
+    cast({{ seconds_between('events.event_at', 'events.received_at') }} as bigint) as arrival_lag_seconds,
     coalesce(events.platform, 'unknown') as platform,
     coalesce(events.app_version, 'unknown') as app_version,
     coalesce(events.country, 'unknown') as event_country,

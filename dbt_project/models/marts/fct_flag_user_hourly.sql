@@ -41,7 +41,7 @@ flag_events as (
         events.event_name,
         events.event_at,
         events.event_hour,
-        date_trunc('hour', coalesce(events.received_at, events.event_at)) as received_hour,
+        {{ dbt.date_trunc('hour', 'coalesce(events.received_at, events.event_at)') }} as received_hour,
         exposures.variant as exposed_variant,
         exposures.is_treated as exposed_treated
     from {{ ref('fct_events') }} as events
@@ -51,7 +51,7 @@ flag_events as (
         on eligible.flag_key = flags.flag_key
     left join exposures
         on events.message_id = exposures.message_id and eligible.flag_key = exposures.flag_key
-    where events.event_at >= flags.live_at - to_days({{ var('flag_pre_period_days') }})
+    where events.event_at >= flags.live_at - interval '{{ var("flag_pre_period_days") }}' day
 
 ),
 
@@ -64,12 +64,12 @@ served as (
         received_hour,
         event_name,
         -- an exposure sorts before the event that triggered it (same timestamp): that event was served it
-        last_value(exposed_variant ignore nulls) over (
+        {{ last_non_null('exposed_variant') }} over (
             partition by flag_key, user_id
             order by event_at, exposed_variant is null, message_id
             rows between unbounded preceding and current row
         ) as variant,
-        last_value(exposed_treated ignore nulls) over (
+        {{ last_non_null('exposed_treated') }} over (
             partition by flag_key, user_id
             order by event_at, exposed_variant is null, message_id
             rows between unbounded preceding and current row

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='session_date',
         incremental_strategy='delete+insert',
     )
@@ -54,7 +54,7 @@ flagged as (
         case
             when
                 previous_event_at is null
-                or event_at - previous_event_at > to_minutes({{ var('session_timeout_minutes') }})
+                or event_at > previous_event_at + interval '{{ var("session_timeout_minutes") }}' minute
                 then 1
             else 0
         end as is_session_start
@@ -90,12 +90,12 @@ sessions as (
 )
 
 select
-    md5(user_id || '|' || cast(session_start_at as varchar)) as session_id,
+    md5(user_id || '|' || cast(session_start_at as {{ dbt.type_string() }})) as session_id,
     user_id,
     session_start_at,
     session_end_at,
     cast(session_start_at as date) as session_date,
-    cast(date_diff('second', session_start_at, session_end_at) as bigint) as duration_seconds,
+    cast({{ seconds_between('session_start_at', 'session_end_at') }} as bigint) as duration_seconds,
     events,
     features_used,
     platform,

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='activity_date',
         incremental_strategy='delete+insert',
     )
@@ -62,7 +62,7 @@ daily as (
         event_date as activity_date,
         count(*) as events,
         count(distinct feature_key) as features_used,
-        list(distinct feature_key order by feature_key) filter (where feature_key is not null) as feature_keys,
+        {{ sorted_distinct_list('feature_key') }} as feature_keys,
         min(event_at) as first_event_at,
         max(event_at) as last_event_at,
         mode(platform) as platform,
@@ -79,7 +79,7 @@ select
     coalesce(sessions.sessions, 0) as sessions,
     coalesce(sessions.session_seconds, 0) as session_seconds,
     daily.features_used,
-    coalesce(daily.feature_keys, []) as feature_keys,
+    daily.feature_keys,
     daily.first_event_at,
     daily.last_event_at,
     daily.platform,

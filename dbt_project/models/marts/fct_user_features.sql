@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='snapshot_date',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
@@ -98,7 +98,7 @@ window_activity as (
         on
             snapshots.snapshot_date > user_daily.activity_date
             and user_daily.activity_date >= snapshots.snapshot_date - 28
-    left join unnest(user_daily.feature_keys) as feature (key) on true
+    {{ join_list_elements('user_daily.feature_keys', 'feature', 'key') }}
     group by snapshots.snapshot_date, user_daily.user_id
 
 ),
@@ -146,18 +146,21 @@ plans as (
 select
     eligible.user_id,
     eligible.snapshot_date,
-    cast(eligible.snapshot_date - eligible.last_active_date as integer) as days_since_last_active,
+    cast({{ days_between('eligible.last_active_date', 'eligible.snapshot_date') }} as integer)
+        as days_since_last_active,
     cast(coalesce(window_activity.active_days_7d, 0) as integer) as active_days_7d,
     cast(coalesce(window_activity.active_days_28d, 0) as integer) as active_days_28d,
     cast(coalesce(window_activity.events_7d, 0) as bigint) as events_7d,
     cast(coalesce(window_activity.events_28d, 0) as bigint) as events_28d,
     cast(
-        coalesce(window_activity.events_7d, 0) / greatest(coalesce(window_activity.events_28d, 0) / 4.0, 1.0)
+        cast(coalesce(window_activity.events_7d, 0) as double)
+        / greatest(cast(coalesce(window_activity.events_28d, 0) as double) / 4, 1)
         as double
     ) as trend_7d_vs_28d,
     cast(coalesce(window_activity.sessions_28d, 0) as bigint) as sessions_28d,
     cast(
-        coalesce(window_activity.session_seconds_28d, 0) / 60.0 / greatest(coalesce(window_activity.sessions_28d, 0), 1)
+        cast(coalesce(window_activity.session_seconds_28d, 0) as double) / 60
+        / greatest(coalesce(window_activity.sessions_28d, 0), 1)
         as double
     ) as avg_session_minutes_28d,
     cast(coalesce(window_activity.feature_breadth_28d, 0) as integer) as feature_breadth_28d,
@@ -165,7 +168,7 @@ select
         as key_feature_adopted,
     cast(coalesce(tickets.tickets_28d, 0) as integer) as tickets_28d,
     coalesce(plans.plan, 'unknown') as plan,
-    cast(eligible.snapshot_date - users.signup_date as integer) as tenure_days,
+    cast({{ days_between('users.signup_date', 'eligible.snapshot_date') }} as integer) as tenure_days,
     coalesce(users.seats, 1) as seats,
     (select max(user_daily.loaded_at) as newest_load from user_daily) as source_loaded_at
 from eligible

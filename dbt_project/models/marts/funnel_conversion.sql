@@ -18,7 +18,7 @@ cohort_users as (
     select
         user_id,
         signup_at,
-        cast(date_trunc('week', signup_date) as date) as cohort_week
+        cast({{ dbt.date_trunc('week', 'signup_date') }} as date) as cohort_week
     from {{ ref('dim_users') }}
     where signed_up_in_data
 
@@ -35,7 +35,7 @@ step_events as (
     where
         events.event_name in (select steps.event_name from steps)
         and events.event_at >= cohort_users.signup_at
-        and events.event_at < cohort_users.signup_at + to_days({{ var('funnel_window_days') }})
+        and events.event_at < cohort_users.signup_at + interval '{{ var("funnel_window_days") }}' day
 
 ),
 

@@ -17,8 +17,10 @@ billing as (
         events.event_date,
         events.user_id,
         events.event_name,
-        coalesce(events.properties ->> '$.from_plan', events.properties ->> '$.plan') as from_plan,
-        events.properties ->> '$.to_plan' as to_plan
+        coalesce(
+            {{ json_text('events.properties', '$.from_plan') }}, {{ json_text('events.properties', '$.plan') }}
+        ) as from_plan,
+        {{ json_text('events.properties', '$.to_plan') }} as to_plan
     from {{ ref('fct_events') }} as events
     where events.event_name in ('plan_upgraded', 'plan_downgraded', 'subscription_cancelled')
 

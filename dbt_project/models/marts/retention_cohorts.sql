@@ -17,7 +17,7 @@ cohort_users as (
     select
         users.user_id,
         users.signup_date,
-        cast(date_trunc('week', users.signup_date) as date) as cohort_week
+        cast({{ dbt.date_trunc('week', 'users.signup_date') }} as date) as cohort_week
     from {{ ref('dim_users') }} as users
     cross join bounds
     where users.signup_date >= bounds.first_date
@@ -28,7 +28,8 @@ activity_weeks as (
 
     select distinct
         user_daily.user_id,
-        cast(floor(date_diff('day', cohort_users.signup_date, user_daily.activity_date) / 7) as integer) as week_number
+        cast(floor({{ days_between('cohort_users.signup_date', 'user_daily.activity_date') }} / 7) as integer)
+            as week_number
     from {{ ref('fct_user_daily') }} as user_daily
     inner join cohort_users
         on user_daily.user_id = cohort_users.user_id
@@ -46,9 +47,16 @@ last_active as (
 
 ),
 
+week_series as (
+
+    select {{ series('0', var('retention_max_week')) }} as week_number
+
+),
+
 weeks as (
 
-    select cast(unnest(range(0, {{ var('retention_max_week') }} + 1)) as integer) as week_number
+    select cast(week_series.week_number as integer) as week_number
+    from week_series
 
 ),
 

@@ -7,8 +7,8 @@ signups as (
         events.user_id,
         events.event_date,
         events.platform,
-        coalesce(events.properties ->> '$.plan', 'unknown') as plan,
-        coalesce(events.properties ->> '$.channel', users.signup_channel) as channel
+        coalesce({{ json_text('events.properties', '$.plan') }}, 'unknown') as plan,
+        coalesce({{ json_text('events.properties', '$.channel') }}, users.signup_channel) as channel
     from {{ ref('fct_events') }} as events
     inner join {{ ref('dim_users') }} as users
         on events.user_id = users.user_id

@@ -15,7 +15,7 @@ typed as (
         coalesce(message_id, _row_id) as message_id,
         nullif(trim(user_id), '') as user_id,
         {{ parse_timestamp('event_timestamp') }} as identified_at,
-        case when json_valid(traits) then traits end as traits
+        case when {{ json_is_valid('traits') }} then traits end as traits
     from source
     where is_parseable
 
@@ -27,11 +27,11 @@ select
     message_id,
     user_id,
     identified_at,
-    traits ->> '$.plan' as plan,
-    traits ->> '$.company_size' as company_size,
-    traits ->> '$.country' as country,
-    traits ->> '$.channel' as signup_channel,
-    try_cast(traits ->> '$.seats' as integer) as seats,
-    {{ parse_timestamp("traits ->> '$.created_at'") }} as created_at
+    {{ json_text('traits', '$.plan') }} as plan,
+    {{ json_text('traits', '$.company_size') }} as company_size,
+    {{ json_text('traits', '$.country') }} as country,
+    {{ json_text('traits', '$.channel') }} as signup_channel,
+    try_cast({{ json_text('traits', '$.seats') }} as integer) as seats,
+    {{ parse_timestamp(json_text('traits', '$.created_at')) }} as created_at
 from typed
 where user_id is not null and identified_at is not null

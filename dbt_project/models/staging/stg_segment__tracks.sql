@@ -54,9 +54,22 @@ typed as (
         raw_line,
         message_bytes,
         is_parseable
-        and coalesce(json_valid(properties), true)
-        and coalesce(json_valid(context), true) as is_valid_json
+        and coalesce({{ json_is_valid('properties') }}, true)
+        and coalesce({{ json_is_valid('context') }}, true) as is_valid_json
     from source
+
+),
+
+known_messages as (
+
+    -- messages whose event is in the taxonomy, or registered for their source (a join: correlated subqueries
+    -- inside an expression do not run on every engine)
+    select distinct typed.raw_row_id
+    from typed
+    inner join known_events
+        on
+            typed.event_name = known_events.event_name
+            and (known_events.source_name is null or typed.source_name = known_events.source_name)
 
 ),
 
@@ -66,7 +79,7 @@ property_types as (
     select
         typed.raw_row_id,
         expected.property_type,
-        json_type(typed.properties, '$.' || expected.property_name) as actual_type
+        {{ json_value_type('typed.properties', 'expected.property_name') }} as actual_type
     from typed
     inner join {{ ref('event_properties') }} as expected
         on typed.event_name = expected.event_name
@@ -79,13 +92,13 @@ property_violations as (
     select distinct raw_row_id
     from property_types
     where
-        coalesce(actual_type, 'NULL') != 'NULL'
+        coalesce(actual_type, 'null') != 'null'
         and not (
             case property_type
-                when 'string' then actual_type = 'VARCHAR'
-                when 'integer' then actual_type in ('BIGINT', 'UBIGINT')
-                when 'number' then actual_type in ('BIGINT', 'UBIGINT', 'DOUBLE')
-                when 'boolean' then actual_type = 'BOOLEAN'
+                when 'string' then actual_type = 'string'
+                when 'integer' then actual_type = 'integer'
+                when 'number' then actual_type in ('integer', 'number')
+                when 'boolean' then actual_type = 'boolean'
                 else true
             end
         )
@@ -109,17 +122,14 @@ validated as (
             when
                 typed.event_at
                 > coalesce(typed.received_at, typed.loaded_at)
-                + to_minutes({{ var('future_tolerance_minutes') }})
+                + interval '{{ var("future_tolerance_minutes") }}' minute
                 then 'future_timestamp'
-            when not exists (
-                select 1 as is_known from known_events
-                where
-                    known_events.event_name = typed.event_name
-                    and (known_events.source_name is null or known_events.source_name = typed.source_name)
-            ) then 'unknown_event'
+            when known_messages.raw_row_id is null then 'unknown_event'
             when property_violations.raw_row_id is not null then 'wrong_property_type'
         end as quarantine_reason
     from typed
+    left join known_messages
+        on typed.raw_row_id = known_messages.raw_row_id
     left join property_violations
         on typed.raw_row_id = property_violations.raw_row_id
 
@@ -140,9 +150,9 @@ select
     received_at,
     case when is_valid_json then properties end as properties,
     case when is_valid_json then context end as context,
-    case when is_valid_json then context ->> '$.platform' end as platform,
-    case when is_valid_json then context ->> '$.app.version' end as app_version,
-    case when is_valid_json then context ->> '$.location.country' end as country,
+    case when is_valid_json then {{ json_text('context', '$.platform') }} end as platform,
+    case when is_valid_json then {{ json_text('context', '$.app.version') }} end as app_version,
+    case when is_valid_json then {{ json_text('context', '$.location.country') }} end as country,
     coalesce(raw_line, properties) as raw_payload,
     message_bytes,
     quarantine_reason

@@ -1,0 +1,60 @@
+{#- Aggregates and list handling whose spelling differs between engines. Default bodies: DuckDB. -#}
+
+{#- The non-null value of `value` on the row with the largest / smallest `order_by` (DuckDB's arg_max / arg_min). -#}
+{% macro value_at_max(value, order_by) -%}
+    {{ return(adapter.dispatch('value_at_max')(value, order_by)) }}
+{%- endmacro %}
+
+{% macro default__value_at_max(value, order_by) -%}
+    arg_max({{ value }}, {{ order_by }})
+{%- endmacro %}
+
+{% macro value_at_min(value, order_by) -%}
+    {{ return(adapter.dispatch('value_at_min')(value, order_by)) }}
+{%- endmacro %}
+
+{% macro default__value_at_min(value, order_by) -%}
+    arg_min({{ value }}, {{ order_by }})
+{%- endmacro %}
+
+{#- The distinct non-null values of a group as a sorted list; an empty list when there are none. -#}
+{% macro sorted_distinct_list(column) -%}
+    {{ return(adapter.dispatch('sorted_distinct_list')(column)) }}
+{%- endmacro %}
+
+{% macro default__sorted_distinct_list(column) -%}
+    coalesce(list(distinct {{ column }} order by {{ column }}) filter (where {{ column }} is not null), [])
+{%- endmacro %}
+
+{#-
+    A lateral join that repeats each row once per element of a list column (once with null for an empty list);
+    the element is `alias.column`. Placed last in a FROM clause.
+-#}
+{% macro join_list_elements(list_column, alias, column) -%}
+    {{ return(adapter.dispatch('join_list_elements')(list_column, alias, column)) }}
+{%- endmacro %}
+
+{% macro default__join_list_elements(list_column, alias, column) -%}
+    left join unnest({{ list_column }}) as {{ alias }} ({{ column }}) on true
+{%- endmacro %}
+
+{#- The last non-null value of a window frame (used as `{{ last_non_null('x') }} over (...)`). -#}
+{% macro last_non_null(column) -%}
+    {{ return(adapter.dispatch('last_non_null')(column)) }}
+{%- endmacro %}
+
+{% macro default__last_non_null(column) -%}
+    last_value({{ column }} ignore nulls)
+{%- endmacro %}
+
+{#-
+    The materialization of the incremental models on this engine. delete+insert needs row deletes; on a plain
+    Parquet table format (Spark without Delta/Iceberg) those models are rebuilt whole each run instead.
+-#}
+{% macro incremental_materialization() -%}
+    {{ return(adapter.dispatch('incremental_materialization')()) }}
+{%- endmacro %}
+
+{% macro default__incremental_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}

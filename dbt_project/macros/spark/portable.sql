@@ -1,0 +1,111 @@
+{#- Spark SQL (dbt-spark, Spark 4) bodies of the project's dispatched macros (macros/portable/, parse_timestamp). -#}
+
+{#- The same per-value rule as default__parse_timestamp (macros/parse_timestamp.sql): ISO 8601 text, epoch seconds or
+    epoch milliseconds. With spark.sql.session.timeZone = UTC (profiles.yml), a cast reads ISO 8601 offsets and
+    returns UTC. -#}
+{% macro spark__parse_timestamp(column) -%}
+    {%- set number = "try_cast(trim(" ~ column ~ ") as double)" -%}
+    {%- set millis = var('epoch_milliseconds_above') -%}
+    case
+        when {{ number }} is null then try_cast({{ column }} as timestamp)
+        when isnan({{ number }}) or abs({{ number }}) = cast('Infinity' as double) then null
+        when abs({{ number }}) < {{ millis }} then timestamp_micros(cast({{ number }} * 1000000 as bigint))
+        when abs({{ number }}) < {{ millis }} * 1000 then timestamp_micros(cast({{ number }} * 1000 as bigint))
+    end
+{%- endmacro %}
+
+{% macro spark__json_is_valid(column) -%}
+    case when {{ column }} is not null then try_parse_json({{ column }}) is not null end
+{%- endmacro %}
+
+{% macro spark__json_text(column, path) -%}
+    get_json_object({{ column }}, '{{ path }}')
+{%- endmacro %}
+
+{#- schema_of_variant names: STRING, BIGINT (and narrower ints), DECIMAL(p,s) / DOUBLE, BOOLEAN, VOID, OBJECT<..>. -#}
+{% macro spark__json_value_type(column, key) -%}
+    case
+        when try_parse_json({{ column }}) is null then null
+        when schema_of_variant(try_parse_json({{ column }})) not like 'OBJECT%' then null
+        else
+            case
+                when element_at(cast(try_parse_json({{ column }}) as map<string, variant>), {{ key }}) is null then null
+                else
+                    case regexp_extract(
+                        schema_of_variant(
+                            element_at(cast(try_parse_json({{ column }}) as map<string, variant>), {{ key }})
+                        ), '^[A-Z]+', 0
+                    )
+                        when 'STRING' then 'string'
+                        when 'BIGINT' then 'integer'
+                        when 'INT' then 'integer'
+                        when 'SMALLINT' then 'integer'
+                        when 'TINYINT' then 'integer'
+                        when 'DECIMAL' then 'number'
+                        when 'DOUBLE' then 'number'
+                        when 'FLOAT' then 'number'
+                        when 'BOOLEAN' then 'boolean'
+                        when 'VOID' then 'null'
+                        else lower(regexp_extract(
+                            schema_of_variant(
+                                element_at(cast(try_parse_json({{ column }}) as map<string, variant>), {{ key }})
+                            ), '^[A-Z]+', 0
+                        ))
+                    end
+            end
+    end
+{%- endmacro %}
+
+{% macro spark__days_between(start_date, end_date) -%}
+    datediff({{ end_date }}, {{ start_date }})
+{%- endmacro %}
+
+{#- unix_timestamp truncates to whole seconds, so the difference counts second boundaries as DuckDB does. -#}
+{% macro spark__seconds_between(start_at, end_at) -%}
+    (unix_timestamp({{ end_at }}) - unix_timestamp({{ start_at }}))
+{%- endmacro %}
+
+{% macro spark__series(start, stop, step) -%}
+    explode(sequence({{ start }}, {{ stop }}{% if step %}, {{ step }}{% endif %}))
+{%- endmacro %}
+
+{% macro spark__iso_year(day) -%}
+    extract(yearofweek from {{ day }})
+{%- endmacro %}
+
+{% macro spark__iso_week(day) -%}
+    weekofyear({{ day }})
+{%- endmacro %}
+
+{% macro spark__iso_day_of_week(day) -%}
+    extract(dayofweek_iso from {{ day }})
+{%- endmacro %}
+
+{% macro spark__day_name(day) -%}
+    date_format({{ day }}, 'EEEE')
+{%- endmacro %}
+
+{#- max_by keeps a null value; ordering those rows by null makes it skip them, as DuckDB's arg_max does. -#}
+{% macro spark__value_at_max(value, order_by) -%}
+    max_by({{ value }}, case when {{ value }} is not null then {{ order_by }} end)
+{%- endmacro %}
+
+{% macro spark__value_at_min(value, order_by) -%}
+    min_by({{ value }}, case when {{ value }} is not null then {{ order_by }} end)
+{%- endmacro %}
+
+{% macro spark__sorted_distinct_list(column) -%}
+    array_sort(collect_set({{ column }}))
+{%- endmacro %}
+
+{% macro spark__join_list_elements(list_column, alias, column) -%}
+    lateral view outer explode({{ list_column }}) {{ alias }} as {{ column }}
+{%- endmacro %}
+
+{% macro spark__last_non_null(column) -%}
+    last_value({{ column }}, true)
+{%- endmacro %}
+
+{% macro spark__incremental_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
