@@ -138,7 +138,13 @@ def query(path: str | Path, sql: str) -> pd.DataFrame:
 class WarehouseLocked(duckdb.IOException):
     """Another process holds the DuckDB file's lock (the message names it and what to do).
 
-    A ``duckdb.IOException``, so every command that reports DuckDB errors in one line reports this one too."""
+    A ``duckdb.IOException``, so every command that reports DuckDB errors in one line reports this one too.
+    ``pid`` and ``program`` name the holder when DuckDB says who it is (None otherwise)."""
+
+    def __init__(self, message: str, pid: int | None = None, program: str | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.program = program
 
 
 _LOCK_PID = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
@@ -182,7 +188,9 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
         message = lock_message(path, error)
         if message is None:
             raise
-        raise WarehouseLocked(message) from None
+        found = _LOCK_PID.search(str(error))
+        holder = (int(found["pid"]), found["program"]) if found else (None, None)
+        raise WarehouseLocked(message, *holder) from None
     con.execute("set TimeZone = 'UTC'")
     con.execute("set enable_progress_bar = false")
     return con

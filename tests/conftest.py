@@ -18,6 +18,7 @@ two processes ever write one DuckDB file.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Callable
@@ -26,10 +27,18 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+import __main__
 from pintel.settings import Settings
 from pintel.simulate import SimConfig, simulate
 from tests.support.landing import manifest_of
 from tests.support.warehouse import settings_for
+
+_NO_MAIN_FILE = getattr(__main__, "__spec__", None) is None and not hasattr(__main__, "__file__")
+if _NO_MAIN_FILE and importlib.util.find_spec("pyspark") is not None:
+    # pytest-xdist's workers run from `python -c`, so __main__ has no file; with the optional Spark extra installed
+    # (`make install-spark`) GX imports pyspark.sql.connect, which then takes the process for a doctest run and
+    # calls sys.exit(0). Naming the worker's main module keeps `make test` working after `make test-spark`.
+    __main__.__file__ = "<pytest-xdist worker>"
 
 SMALL = SimConfig(users=1000, days=90, seed=5)
 DEMO = SimConfig(users=5000, days=90, seed=7)

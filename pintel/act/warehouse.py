@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from pintel.act.schema import ensure_schema
+from pintel.settings import WarehouseLocked as SettingsLocked
 from pintel.settings import connect
 
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
@@ -35,7 +36,12 @@ class WarehouseLocked(RuntimeError):
 
 
 def lock_holder(error: BaseException) -> str | None:
-    """``'/usr/bin/python3 (PID 1234)'`` from DuckDB's lock error, or None when it is not one."""
+    """``'/usr/bin/python3 (PID 1234)'`` from DuckDB's lock error, or None when it is not one.
+
+    :func:`pintel.settings.connect` turns DuckDB's error into :class:`pintel.settings.WarehouseLocked`, which keeps
+    the holder it parsed; a raw DuckDB error (another opener) is parsed here."""
+    if isinstance(error, SettingsLocked):
+        return f"{error.program} (PID {error.pid})" if error.pid is not None else None
     match = _HOLDER.search(str(error))
     return f"{match['program']} (PID {match['pid']})" if match else None
 
@@ -50,7 +56,7 @@ def open_writer(path: str | Path, wait_seconds: float = 0.0) -> duckdb.DuckDBPyC
             break
         except duckdb.IOException as exc:
             holder = lock_holder(exc)
-            if holder is None and "lock" not in str(exc).lower():
+            if holder is None and not isinstance(exc, SettingsLocked) and "lock" not in str(exc).lower():
                 raise
             if time.monotonic() >= deadline:
                 raise WarehouseLocked(path, holder) from exc
