@@ -298,6 +298,26 @@ def test_glue_refutes_only_the_key_feature_when_asked(glue_table) -> None:
     assert set(estimated.loc[estimated["refutations_run"], "feature_key"]) == {"boost"}
 
 
+def test_glue_refutes_only_where_a_refutation_can_change_a_decision() -> None:
+    """``refute="decisive"``: refutations for reliable rows whose CI excludes 0, a note saying why elsewhere."""
+    units, features, _ = _units()
+    boost = units[units["feature_key"] == "boost"]
+    rng = np.random.default_rng(3)
+    # The same adoption with an outcome shuffled across users: no effect, a CI that includes 0.
+    shuffled = boost.assign(feature_key="shuffled", retained_30d=rng.permutation(boost["retained_30d"].to_numpy()))
+    catalogue = pd.DataFrame({"feature_key": ["boost", "shuffled"], "feature_name": ["Boost", "Shuffled"]})
+    table = feature_impact_table(pd.concat([boost, shuffled]), catalogue, horizons=(30,), n_folds=3, refute="decisive")
+    decisive = table["reliable"] & ((table["ate_ci_low"] > 0) | (table["ate_ci_high"] < 0))
+    assert decisive.any() and not decisive.all()
+    assert (table["refutations_run"] == decisive).all()
+    assert table.loc[decisive, "placebo_passed"].notna().all()
+    assert table.loc[~decisive, "warnings"].str.contains("refutations not run: its 95 % CI includes 0").all()
+    assert table.loc[~decisive, "refutations_passed"].isna().all()
+    # Skipping them changes nothing else: the estimate is the one refute="none" gives.
+    plain = feature_impact_table(pd.concat([boost, shuffled]), catalogue, horizons=(30,), n_folds=3, refute="none")
+    pd.testing.assert_series_equal(table["ate_ci_low"], plain["ate_ci_low"])
+
+
 def test_glue_output_types_are_stable_when_nothing_is_estimable() -> None:
     units, features, _ = _units(n=200)
     empty = units.iloc[0:0]

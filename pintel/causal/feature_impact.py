@@ -61,7 +61,9 @@ HORIZONS = (30, 60)
 MIN_UNITS_PER_ARM = 30
 """Fewer adopters (or non-adopters) than this with an observed outcome: no adjusted estimate at all."""
 
-REFUTE_MODES = ("all", "key", "none")
+REFUTE_MODES = ("all", "decisive", "key", "none")
+"""Which rows get refutations: every estimated row, only rows where they can change a decision (see
+:func:`refutation_needless`), only the key feature, or none."""
 SEPARATOR = " | "
 
 SCHEMA: dict[str, str] = {
@@ -139,7 +141,9 @@ def feature_impact_table(
         features: the catalogue (``feature_key``, ``feature_name``, ``is_key_feature``); a feature
             absent from ``units`` still gets (unreliable) rows.
         window_days: the adoption window, only used in texts.
-        refute: ``"all"`` runs refutations for every feature, ``"key"`` only for the key feature.
+        refute: ``"all"`` runs refutations for every feature, ``"decisive"`` only where they can change a
+            decision (an estimate still reliable whose CI excludes 0, :func:`refutation_needless`), ``"key"``
+            only for the key feature, ``"none"`` never.
         landmark: boolean column restricting the comparison to units present at the end of the adoption
             window (required when given); ``None`` compares every unit (and accepts the immortal-time bias).
     """
@@ -174,7 +178,7 @@ def feature_impact_table(
                     min_units_per_arm=min_units_per_arm,
                     n_folds=n_folds,
                     seed=seed,
-                    refute=refute == "all" or (refute == "key" and is_key),
+                    refute="decisive" if refute == "decisive" else refute == "all" or (refute == "key" and is_key),
                 )
             )
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -210,7 +214,7 @@ def _impact_row(
     min_units_per_arm: int,
     n_folds: int,
     seed: int,
-    refute: bool,
+    refute: bool | str,
 ) -> dict[str, Any]:
     outcome = f"retained_{horizon}d"
     df = df.loc[df["adopted"].notna() & df[outcome].notna()]
@@ -262,7 +266,13 @@ def _impact_row(
             "covariate window: their early activity is partly post-treatment"
         )
     fit = {"n_folds": n_folds, "seed": seed}
-    ate = _try(notes, "AIPW ATE", df, outcome, covariates, "aipw", "ate", refute=refute, **fit)
+    ate = _try(notes, "AIPW ATE", df, outcome, covariates, "aipw", "ate", refute=refute is True, **fit)
+    if refute == "decisive" and ate is not None:
+        needless = refutation_needless(ate)
+        if needless:
+            notes.append(f"refutations not run: {needless}")
+        else:  # the main cross-fit is cached (pintel.causal.nuisance): only the refutations' refits cost
+            ate = _try(notes, "AIPW ATE", df, outcome, covariates, "aipw", "ate", refute=True, **fit)
     att = _try(notes, "AIPW ATT", df, outcome, covariates, "aipw", "att", refute=False, **fit)
     ipw = _try(notes, "IPW ATE", df, outcome, covariates, "ipw", "ate", refute=False, **fit)
     for label, res in (("AIPW ATT", att), ("IPW ATE", ipw)):
@@ -282,6 +292,21 @@ def _impact_row(
     row["warnings"] = SEPARATOR.join([*ate.warnings, *notes])
     row["summary"] = _sentence(row, name)
     return row
+
+
+def refutation_needless(ate: EffectEstimate) -> str | None:
+    """Why refutations of ``ate`` could change no decision (``None`` when they could).
+
+    A refutation can only take confidence away: a failed placebo turns ``reliable`` off, the others add
+    warnings and ``refutations_passed = False``. An estimate that is already unreliable, or whose 95 % CI
+    includes 0, is acted on by nobody (pintel.decide and pintel.recommend need ``reliable`` and a CI above
+    0), so refuting it costs five cross-fits and decides nothing.
+    """
+    if not ate.reliable:
+        return "the estimate is already unreliable, and a refutation can only take confidence away"
+    if ate.ci_low <= 0 <= ate.ci_high:
+        return "its 95 % CI includes 0, so no refutation could make it actionable"
+    return None
 
 
 def _insufficient(n_units: int, n_adopters: int, y: np.ndarray, min_per_arm: int, horizon: int) -> str | None:
