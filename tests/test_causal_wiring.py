@@ -33,7 +33,7 @@ import yaml
 
 from pintel.build import run_dbt
 from pintel.causal.evaluate import planted_effect
-from pintel.causal.feature_impact import COLUMNS, SCHEMA, feature_impact_table
+from pintel.causal.feature_impact import COLUMNS, SCHEMA, feature_impact_table, impact_status
 from pintel.settings import DBT_PROJECT_DIR, Settings, query
 from pintel.tables import typed_relation
 from tests.support.warehouse import copy_warehouse
@@ -300,7 +300,7 @@ def test_glue_refutes_only_the_key_feature_when_asked(glue_table) -> None:
 
 def test_glue_refutes_only_where_a_refutation_can_change_a_decision() -> None:
     """``refute="decisive"``: refutations for reliable rows whose CI excludes 0, a note saying why elsewhere."""
-    units, features, _ = _units()
+    units = _units()[0]
     boost = units[units["feature_key"] == "boost"]
     rng = np.random.default_rng(3)
     # The same adoption with an outcome shuffled across users: no effect, a CI that includes 0.
@@ -316,6 +316,28 @@ def test_glue_refutes_only_where_a_refutation_can_change_a_decision() -> None:
     # Skipping them changes nothing else: the estimate is the one refute="none" gives.
     plain = feature_impact_table(pd.concat([boost, shuffled]), catalogue, horizons=(30,), n_folds=3, refute="none")
     pd.testing.assert_series_equal(table["ate_ci_low"], plain["ate_ci_low"])
+
+
+def test_glue_reuses_the_previous_rows_whose_inputs_did_not_change() -> None:
+    units = _units(n=600, seed=2)[0]
+    boost = units[units["feature_key"] == "boost"].reset_index(drop=True)
+    catalogue = pd.DataFrame({"feature_key": ["boost"], "feature_name": ["Boost"], "is_key_feature": [True]})
+    first = feature_impact_table(boost, catalogue, n_folds=2, refute="none")
+    assert first["ate_estimate"].notna().all() and first.attrs["reused_rows"] == 0
+    again = feature_impact_table(boost, catalogue, n_folds=2, refute="none", previous=first)
+    assert again.attrs["reused_rows"] == 2
+    pd.testing.assert_frame_equal(again, first, check_dtype=False)
+    # One 60-day outcome changes: the 30-day row is copied, the 60-day row is estimated again.
+    changed = boost.copy()
+    user = changed.index[changed["observed_60d"]][0]
+    changed.loc[user, "retained_60d"] = not changed.loc[user, "retained_60d"]
+    moved = feature_impact_table(changed, catalogue, n_folds=2, refute="none", previous=first)
+    assert moved.attrs["reused_rows"] == 1
+    assert moved["diagnostics"].iloc[0] == first["diagnostics"].iloc[0]
+    assert moved["diagnostics"].iloc[1] != first["diagnostics"].iloc[1]
+    # Other settings are other inputs: nothing is reused.
+    assert feature_impact_table(boost, catalogue, n_folds=3, refute="none", previous=first).attrs["reused_rows"] == 0
+    assert "2 reused from the previous run" in impact_status(again)[1]
 
 
 def test_glue_output_types_are_stable_when_nothing_is_estimable() -> None:

@@ -34,8 +34,11 @@ Design (and its limits, repeated in the dbt model's docs):
 Runtime: one AIPW ATE with refutations is six cross-fits (main, placebo, random common cause, three
 subsets); the main one fits every candidate nuisance model, the refutations only the ones it chose. ATT and
 IPW ask the same question of the same data, so they reuse the main cross-fit (``pintel.causal.nuisance``
-caches it) and run without refutations. ``refute="key"`` limits refutations to the key feature when a
-catalogue is large.
+caches it) and run without refutations. Refutations can only take confidence away, so the dbt model's
+default ``refute="decisive"`` runs them only on rows where they can change a decision -- still reliable after
+the overlap checks and a CI that excludes 0 (:func:`refutation_needless`); the other rows say in their
+warnings why none ran, and cost one cross-fit instead of six. ``"all"`` refutes every estimated row,
+``"key"`` only the key feature. Measured figures: BENCHMARKS.md, "Causal feature impact: runtime".
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ import pandas as pd
 
 from pintel.causal.estimate import UNRELIABLE, EffectEstimate, estimate_effect
 from pintel.causal.estimators import naive
+from pintel.causal.reuse import KEY as FINGERPRINT
+from pintel.causal.reuse import fingerprint, previous_rows
 
 COVARIATES = ("active_days_d0_6", "events_d0_6", "signup_plan", "signup_channel", "company_size")
 """Pre-adoption covariates (columns of ``ml_feature_adoption_cohort``)."""
@@ -132,6 +137,7 @@ def feature_impact_table(
     seed: int = 0,
     refute: str = "all",
     landmark: str | None = LANDMARK,
+    previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per feature in ``features`` x horizon (columns ``COLUMNS``).
 
@@ -146,6 +152,8 @@ def feature_impact_table(
             only for the key feature, ``"none"`` never.
         landmark: boolean column restricting the comparison to units present at the end of the adoption
             window (required when given); ``None`` compares every unit (and accepts the immortal-time bias).
+        previous: the last run's table; a row whose inputs, settings and code are unchanged is copied from it
+            instead of re-estimated (:mod:`pintel.causal.reuse`). ``table.attrs["reused_rows"]`` counts them.
     """
     if refute not in REFUTE_MODES:
         raise ValueError(f"refute must be one of {REFUTE_MODES}, got {refute!r}")
@@ -156,6 +164,7 @@ def feature_impact_table(
     if missing:
         raise ValueError(f"units frame lacks columns {missing}")
     by_feature = dict(tuple(units.groupby("feature_key", sort=False)))
+    reusable = previous_rows(previous)
     rows = []
     for feature in features.sort_values("feature_key").itertuples(index=False):
         key = str(feature.feature_key)
@@ -179,9 +188,12 @@ def feature_impact_table(
                     n_folds=n_folds,
                     seed=seed,
                     refute="decisive" if refute == "decisive" else refute == "all" or (refute == "key" and is_key),
+                    reusable=reusable,
                 )
             )
-    return pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table.attrs["reused_rows"] = sum(bool(r.get("_reused")) for r in rows)
+    return table
 
 
 def impact_status(table: pd.DataFrame) -> tuple[str, str]:
@@ -194,6 +206,9 @@ def impact_status(table: pd.DataFrame) -> tuple[str, str]:
     counts = (
         f"{estimated} of {len(table)} feature x horizon rows estimated (need \u2265 {MIN_UNITS_PER_ARM} users per arm)"
     )
+    reused = int(table.attrs.get("reused_rows", 0))
+    if reused:
+        counts += f"; {reused} reused from the previous run (same units, settings and code)"
     if estimated:
         return "ok", counts
     key = table[table["is_key_feature"].astype(bool)] if len(table) else table
@@ -215,6 +230,7 @@ def _impact_row(
     n_folds: int,
     seed: int,
     refute: bool | str,
+    reusable: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     outcome = f"retained_{horizon}d"
     df = df.loc[df["adopted"].notna() & df[outcome].notna()]
@@ -258,6 +274,11 @@ def _impact_row(
         row["summary"] = _sentence_unavailable(name, window_days, horizon, problem)
         return row
 
+    inputs = ["adopted", outcome, *covariates, *(["adopted_by_day_6"] if "adopted_by_day_6" in df else [])]
+    settings = {"row": [key, name, is_key, horizon, window_days, left_before_landmark], "fit": [n_folds, seed, refute]}
+    input_key = fingerprint(df, inputs, settings)
+    if reusable and input_key in reusable:
+        return {**reusable[input_key], "_reused": True}
     notes: list[str] = []
     early = row["adopters_by_day_6"]
     if early:
@@ -289,6 +310,7 @@ def _impact_row(
         return row
 
     row.update(_estimate_columns(ate))
+    row["diagnostics"] = json.dumps({**json.loads(row["diagnostics"]), FINGERPRINT: input_key}, sort_keys=True)
     row["warnings"] = SEPARATOR.join([*ate.warnings, *notes])
     row["summary"] = _sentence(row, name)
     return row

@@ -165,10 +165,13 @@ def _cross_fit(
     e_preds = {name: np.full(n, np.nan) for name in ps_names}
     mu_preds = {arm: {name: np.full(n, np.nan) for name in names} for arm, names in arm_names.items()}
     base_e, base_mu = np.full(n, np.nan), {0: np.full(n, np.nan), 1: np.full(n, np.nan)}
+    # One float array for every fit: scikit-learn re-validates a DataFrame column by column on each fit,
+    # transform and predict (a fifth of the model's time in the profile); the numbers are the same.
+    Xv = X.to_numpy(dtype=float)
     with threadpool_limits(limits=1):
         for k in range(n_folds):
             train, test = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
-            X_train, X_test, t_train = X.iloc[train], X.iloc[test], t[train]
+            X_train, X_test, t_train = Xv[train], Xv[test], t[train]
             if np.ptp(t_train) == 0:
                 raise ValueError("a cross-fitting fold has no variation in treatment; use fewer folds")
             for name, pred in fit_predict(ps_names, X_train, t_train, X_test, binary=True, seed=seed).items():

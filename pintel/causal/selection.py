@@ -62,7 +62,8 @@ FAMILIES = {
 }
 """User-facing choices: ``auto`` chooses among every candidate, a family name among its own candidates."""
 
-Predictor = Callable[[pd.DataFrame, np.ndarray, pd.DataFrame], dict[str, np.ndarray]]
+Matrix = pd.DataFrame | np.ndarray
+Predictor = Callable[[Matrix, np.ndarray, Matrix], dict[str, np.ndarray]]
 
 
 def logistic_name(c: float) -> str:
@@ -92,7 +93,7 @@ def _logistic_path(
 
 
 def fit_predict(
-    names: Sequence[str], X_train: pd.DataFrame, y_train: np.ndarray, X_test: pd.DataFrame, *, binary: bool, seed: int
+    names: Sequence[str], X_train: Matrix, y_train: np.ndarray, X_test: Matrix, *, binary: bool, seed: int
 ) -> dict[str, np.ndarray]:
     """Fit each candidate in ``names`` on the training rows and predict the test rows.
 

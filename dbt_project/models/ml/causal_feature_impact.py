@@ -3,11 +3,12 @@
 The logic lives in pintel.causal.feature_impact (tested); this model only wires dbt to it. Its settings are dbt
 vars passed through the yml's config.meta; the result is typed to the served contract (feature_impact.SCHEMA).
 Every catalogued feature gets its rows, with the reason when there is no estimate; ml_model_status records
-how many rows could be estimated (skipped when none).
+how many rows could be estimated (skipped when none) and how many were reused from the last run (same inputs).
 """
 
 from pintel.causal.feature_impact import SCHEMA, feature_impact_table, impact_status
 from pintel.status import guarded
+from pintel.tables import table_exists
 
 
 def model(dbt, session):
@@ -20,7 +21,15 @@ def model(dbt, session):
     n_folds = int(dbt.config.meta_get("n_folds"))
     refute = str(dbt.config.meta_get("refute"))
 
+    this = dbt.this
+    # The last run's rows: those whose units, settings and code are unchanged are copied, not re-estimated.
+    previous = (
+        session.sql(f"select * from {this}").df() if table_exists(session, this.schema, this.identifier) else None
+    )
+
     def build():
-        return feature_impact_table(cohort.df(), features.df(), window_days=window_days, n_folds=n_folds, refute=refute)
+        return feature_impact_table(
+            cohort.df(), features.df(), window_days=window_days, n_folds=n_folds, refute=refute, previous=previous
+        )
 
     return guarded(dbt, session, build, SCHEMA, assess=impact_status)
