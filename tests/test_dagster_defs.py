@@ -131,7 +131,7 @@ def test_whole_graph_materializes_and_every_check_passes(defs: dg.Definitions, p
     finally:
         con.close()
     assert history[0] >= 5 and history[1]
-    assert refuted == (0,)  # the run's --vars reached the dbt subprocess (the default refutes every feature)
+    assert refuted == (0,)  # the run's --vars reached the dbt subprocess (the default refutes every decisive row)
 
 
 def test_blocking_check_stops_downstream_on_a_replayed_export(defs: dg.Definitions, pipeline_env: Path) -> None:
