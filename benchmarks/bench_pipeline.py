@@ -121,7 +121,10 @@ class World:
         if found["code"] != 0:
             tail = self.log.read_text()[-3000:]
             raise SystemExit(f"stage {name} failed (exit {found['code']}); log {self.log}:\n{tail}")
-        return Stage(name, found["wall"], found["cpu"], found["rss_kb"] / 2**20)
+        stage = Stage(name, found["wall"], found["cpu"], found["rss_kb"] / 2**20)
+        with (self.root.parent / f"{self.root.name}.stages.jsonl").open("a") as out:  # survives an interrupted run
+            out.write(json.dumps(stage.__dict__) + "\n")
+        return stage
 
     def dbt(self, name: str, args: list[str], warehouse: Path | None = None) -> Stage:
         wh = warehouse or self.warehouse
@@ -154,31 +157,24 @@ def land_held_back(world: World) -> None:
         src.rename(dst)
 
 
-def one_run(root: Path, users: int, days: int, sql_only: bool, extras: bool) -> dict:
-    """Every stage once on a fresh world of ``users`` x ``days`` (+1 held-back day)."""
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+def one_run(root: Path, users: int, days: int, sql_only: bool, extras: bool, reuse: bool = False) -> dict:
+    """Every stage once on a fresh world of ``users`` x ``days`` (+1 held-back day).
+
+    ``reuse``: keep the landing a kept earlier run simulated (same size and seed) and skip the simulate stage.
+    """
     world = World(root)
     load_start = os.getloadavg()
     pintel = str(Path(sys.executable).parent / "pintel")
     stages: list[Stage] = []
-    stages.append(
-        world.stage(
-            "simulate",
-            [
-                pintel,
-                "simulate",
-                "--users",
-                str(users),
-                "--days",
-                str(days + 1),
-                "--seed",
-                "7",
-                "--out",
-                str(world.landing),
-            ],
-        )
-    )
+    if reuse and world.landing.is_dir():  # the same seed's landing from an earlier run: only the warehouse is new
+        for folder in (world.warehouse.parent, world.hand.parent, root / "reports"):
+            shutil.rmtree(folder, ignore_errors=True)
+        land_held_back(world)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        simulate = ["simulate", "--users", str(users), "--days", str(days + 1), "--seed", "7", "--out"]
+        stages.append(world.stage("simulate", [pintel, *simulate, str(world.landing)]))
     held_files = hold_back(world, days)
     stages.append(
         world.stage("load (landing -> raw)", [sys.executable, "-c", LOAD, str(world.landing), str(world.warehouse)])
@@ -246,6 +242,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--no-extras", action="store_true", help="skip the overhead and incremental measurements")
     parser.add_argument("--work", type=Path, default=REPO / "build" / "bench")
     parser.add_argument("--keep", action="store_true", help="keep the worlds (they are GBs at 10M+)")
+    parser.add_argument("--reuse", action="store_true", help="reuse a kept world's landing (no simulate stage)")
     parser.add_argument("--no-append", action="store_true", help="do not append to BENCHMARKS.md")
     parser.add_argument("--benchmarks-md", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -256,7 +253,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         root = args.work / size
         if args.select:
             SQL_LAYER[:] = ["--select", *args.select, *SQL_LAYER]
-        results = [one_run(root, users, days, args.sql_only, not args.no_extras) for _ in range(runs)]
+        results = [one_run(root, users, days, args.sql_only, not args.no_extras, args.reuse) for _ in range(runs)]
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
         report = median_stages(size, users, days, results, DuckDBResources.from_env())
