@@ -90,8 +90,13 @@ dq: install
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	dagster dev -m dagster_defs -h 127.0.0.1 -p 3000
 
+# The whole pipeline stage by stage (wall, CPU, peak RSS), the dbt-vs-hand-run overhead and the one-new-day ratio,
+# appended to BENCHMARKS.md: `make bench SIZES="1M 10M 40M"` (1M runs 3 times; BENCH_ARGS e.g. --sql-only).
+# Not part of `make test` (tests/test_bench_pipeline.py runs a tiny smoke of it).
+SIZES ?= 1M
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_pipeline.py --sizes $(SIZES) $(BENCH_ARGS)
 
 clean:
 	rm -rf data reports .dagster_home dbt_project/target dbt_project/logs

@@ -9,6 +9,9 @@
 ``PINTEL_REPORTS``          reports folder (default ``./reports``)
 ``PINTEL_SEEDS_DIR``        seed catalog the Python code reads (default the repository's ``seeds/``)
 ``PINTEL_EXPECTATIONS_DIR`` Great Expectations project root (default the repository's ``expectations/``)
+``PINTEL_DUCKDB_MEMORY_LIMIT``  DuckDB ``memory_limit`` of every connection, dbt's included (default ``3GB``)
+``PINTEL_DUCKDB_THREADS``       DuckDB ``threads`` (default ``2``)
+``PINTEL_DUCKDB_TEMP_DIRECTORY`` where DuckDB spills what does not fit (default ``<warehouse>.tmp`` beside the file)
 
 Nothing in pintel writes ``os.environ``. What dbt needs from here reaches it explicitly on every invocation:
 the target as ``--target`` and the paths as dbt vars (:meth:`Settings.dbt_vars_for_run`): the profile reads
@@ -37,12 +40,16 @@ if TYPE_CHECKING:  # pandas only for the annotation: importing settings (e.g. fr
 
 __all__ = [
     "DBT_PROJECT_DIR",
+    "DUCKDB_VARS",
     "REPORTS_VAR",
     "REPO_ROOT",
     "SPARK_HOME_VAR",
+    "TEMP_DIRECTORY_VAR",
     "WAREHOUSE_VAR",
+    "DuckDBResources",
     "Settings",
     "WarehouseLocked",
+    "configure",
     "connect",
     "lock_message",
     "query",
@@ -54,6 +61,50 @@ REPORTS_VAR = "pintel_reports"
 """dbt var carrying the reports folder to the dbt Python models (``config: meta: reports_dir``)."""
 SPARK_HOME_VAR = "pintel_spark_home"
 """dbt var carrying the Spark target's folder (warehouse dir, metastore) to the profile."""
+DUCKDB_VARS = {"memory_limit": "pintel_duckdb_memory_limit", "threads": "pintel_duckdb_threads"}
+"""dbt vars carrying :class:`DuckDBResources` to the profile's ``settings`` (and the spill folder, below)."""
+TEMP_DIRECTORY_VAR = "pintel_duckdb_temp_directory"
+"""dbt var carrying the spill folder (:meth:`DuckDBResources.temp_folder`) to the profile."""
+
+
+@dataclass(frozen=True)
+class DuckDBResources:
+    """What one DuckDB database may use: the same for dbt's connection and every connection pintel opens.
+
+    ``memory_limit`` caps DuckDB's buffer manager only (DuckDB's docs: some operators allocate outside it), so
+    the default, 3 GB, leaves room under a 4 GiB process on a shared 24 GiB box; what does not fit spills to
+    ``temp_directory`` (None = DuckDB's own default, ``<database>.tmp`` beside the file) instead of the process
+    being killed. ``threads`` is per database: dbt's model threads share it.
+    """
+
+    memory_limit: str = "3GB"
+    threads: int = 2
+    temp_directory: Path | None = None
+
+    @classmethod
+    def from_env(cls) -> DuckDBResources:
+        env = os.environ
+        temp = env.get("PINTEL_DUCKDB_TEMP_DIRECTORY")
+        return cls(
+            memory_limit=env.get("PINTEL_DUCKDB_MEMORY_LIMIT") or cls.memory_limit,
+            threads=int(env.get("PINTEL_DUCKDB_THREADS") or cls.threads),
+            temp_directory=Path(temp).resolve() if temp else None,
+        )
+
+    def temp_folder(self, database: str | Path) -> Path:
+        """Where ``database`` spills: ``temp_directory``, else DuckDB's default beside the file."""
+        return self.temp_directory or Path(f"{database}.tmp")
+
+    def statements(self) -> list[str]:
+        """``SET`` statements applying these limits to a connection's database.
+
+        The spill folder is set only when configured: DuckDB's default (``<database>.tmp`` for a file, ``.tmp``
+        for an in-memory database) is otherwise the right place, and dbt is handed the same folder explicitly.
+        """
+        sets = [f"set memory_limit = '{self.memory_limit}'", f"set threads = {int(self.threads)}"]
+        if self.temp_directory is not None:
+            sets.append(f"set temp_directory = '{str(self.temp_directory).replace(chr(39), chr(39) * 2)}'")
+        return sets
 
 
 @dataclass(frozen=True)
@@ -69,6 +120,7 @@ class Settings:
     spark_home: Path | None = None
     seeds: Path = REPO_ROOT / "seeds"
     expectations: Path = REPO_ROOT / "expectations"
+    duckdb: DuckDBResources = field(default_factory=DuckDBResources)
 
     @classmethod
     def from_env(
@@ -96,6 +148,7 @@ class Settings:
             seeds=Path(env.get("PINTEL_SEEDS_DIR") or REPO_ROOT / "seeds").resolve(),
             expectations=Path(env.get("PINTEL_EXPECTATIONS_DIR") or REPO_ROOT / "expectations").resolve(),
             spark_home=Path(env.get("PINTEL_SPARK_HOME") or home / "spark").resolve(),
+            duckdb=DuckDBResources.from_env(),
         )
 
     def with_vars(self, **overrides: Any) -> Settings:
@@ -109,6 +162,9 @@ class Settings:
             **dict(extra or {}),
             WAREHOUSE_VAR: str(self.warehouse),
             REPORTS_VAR: str(self.reports),
+            DUCKDB_VARS["memory_limit"]: self.duckdb.memory_limit,
+            DUCKDB_VARS["threads"]: self.duckdb.threads,
+            TEMP_DIRECTORY_VAR: str(self.duckdb.temp_folder(self.warehouse)),
             **({SPARK_HOME_VAR: str(self.spark_folder)} if self.dbt_target == "spark" else {}),
         }
 
@@ -173,10 +229,20 @@ def lock_message(path: str | Path, error: object) -> str | None:
     )
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def configure(con: duckdb.DuckDBPyConnection, resources: DuckDBResources | None = None) -> duckdb.DuckDBPyConnection:
+    """Apply the UTC time zone and :class:`DuckDBResources` (default: from the environment) to ``con``."""
+    for statement in ["set TimeZone = 'UTC'", *(resources or DuckDBResources.from_env()).statements()]:
+        con.execute(statement)
+    return con
+
+
+def connect(
+    path: str | Path, read_only: bool = False, resources: DuckDBResources | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open the warehouse. Readers open read-only: DuckDB allows a single writing process.
 
     A writer held off by another process gets :class:`WarehouseLocked` naming that process, not DuckDB's trace.
+    ``resources`` (default: :meth:`DuckDBResources.from_env`) bound its memory, threads and spill folder.
     """
     path = Path(path)
     if read_only and not path.exists():
@@ -191,6 +257,6 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
         found = _LOCK_PID.search(str(error))
         holder = (int(found["pid"]), found["program"]) if found else (None, None)
         raise WarehouseLocked(message, *holder) from None
-    con.execute("set TimeZone = 'UTC'")
+    configure(con, resources)
     con.execute("set enable_progress_bar = false")
     return con

@@ -11,7 +11,15 @@ import yaml
 
 from pintel.build import dbt_command
 from pintel.dbt_project import DBT_PROJECT_DIR, REPO_ROOT, parse_vars, project_var, project_vars
-from pintel.settings import REPORTS_VAR, WAREHOUSE_VAR, Settings
+from pintel.settings import (
+    DUCKDB_VARS,
+    REPORTS_VAR,
+    TEMP_DIRECTORY_VAR,
+    WAREHOUSE_VAR,
+    DuckDBResources,
+    Settings,
+    connect,
+)
 
 
 def test_project_vars_are_the_dbt_project_file_with_overrides_on_top(tmp_path: Path) -> None:
@@ -58,7 +66,14 @@ def test_dbt_gets_paths_and_vars_on_its_command_line(tmp_path: Path) -> None:
     command = dbt_command(settings, ["build", "--vars", "{b: 3}", "--select", "fct_events"])
     assert command.count("--vars") == 1  # dbt keeps only the last --vars: the caller's are merged, not dropped
     passed = json.loads(command[command.index("--vars") + 1])
+    duckdb_vars = {var: passed.pop(var) for var in [*DUCKDB_VARS.values(), TEMP_DIRECTORY_VAR]}
     assert passed == {"a": 1, "b": 3, WAREHOUSE_VAR: str(tmp_path / "w.duckdb"), REPORTS_VAR: str(tmp_path / "r")}
+    limits = settings.duckdb
+    assert duckdb_vars == {
+        DUCKDB_VARS["memory_limit"]: limits.memory_limit,
+        DUCKDB_VARS["threads"]: limits.threads,
+        TEMP_DIRECTORY_VAR: str(limits.temp_folder(settings.warehouse)),
+    }
     assert command[command.index("--target") + 1] == settings.dbt_target
     assert command[:3] == ["build", "--select", "fct_events"]
 
@@ -74,3 +89,26 @@ def test_no_module_writes_the_environment() -> None:
         if writes.search(line)
     ]
     assert offenders == []
+
+
+def test_duckdb_limits_come_from_the_environment_and_reach_every_connection(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PINTEL_DUCKDB_MEMORY_LIMIT", "512MB")
+    monkeypatch.setenv("PINTEL_DUCKDB_THREADS", "1")
+    monkeypatch.setenv("PINTEL_DUCKDB_TEMP_DIRECTORY", str(tmp_path / "spill"))
+    settings = Settings.from_env(warehouse=tmp_path / "w.duckdb")
+    assert settings.duckdb == DuckDBResources("512MB", 1, tmp_path / "spill")
+    passed = settings.dbt_vars_for_run()
+    assert passed[DUCKDB_VARS["memory_limit"]] == "512MB" and passed[TEMP_DIRECTORY_VAR] == str(tmp_path / "spill")
+    con = connect(settings.warehouse)
+    try:
+        memory, threads, temp = con.sql(
+            "select current_setting('memory_limit'), current_setting('threads'), current_setting('temp_directory')"
+        ).fetchone()
+    finally:
+        con.close()
+    assert memory in {"488.2 MiB", "512.0 MB"} and threads == 1 and temp == str(tmp_path / "spill")
+    monkeypatch.delenv("PINTEL_DUCKDB_TEMP_DIRECTORY")
+    # unset: DuckDB's own spill folder beside the file, handed to dbt explicitly
+    assert Settings.from_env(warehouse=tmp_path / "w.duckdb").dbt_vars_for_run()[TEMP_DIRECTORY_VAR] == str(
+        tmp_path / "w.duckdb.tmp"
+    )

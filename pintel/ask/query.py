@@ -25,6 +25,7 @@ import duckdb
 
 from pintel.ask.catalog import Catalog, Dimension, Metric
 from pintel.ask.compile import TIME_COLUMN, Compiler
+from pintel.settings import configure
 
 GRAINS = ("day", "week", "month")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -62,7 +63,7 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
         raise QueryError(f"cannot open {warehouse} read-only: {exc}") from exc
-    con.execute("set TimeZone = 'UTC'")
+    configure(con)
     con.execute("set enable_progress_bar = false")
     return con
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from pintel.dbt_project import project_var
+from pintel.settings import configure
 
 READERS = {
     ".csv": "read_csv($path, header = true, all_varchar = false, sample_size = -1)",
@@ -117,8 +118,7 @@ def ingest(
     out_dir = landing / "events" / f"source={source}"
     out_dir.mkdir(parents=True, exist_ok=True)
     received = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    con = duckdb.connect()
-    con.execute("set TimeZone = 'UTC'")
+    con = configure(duckdb.connect())
     written: list[Path] = []
     total = 0
     names: set[str] = set()

@@ -27,6 +27,17 @@ already_kept as (
 
 ),
 
+repeated_ids as (
+
+    -- the few messageIds that arrived more than once: only their copies need ranking (a window over every
+    -- message would sort the whole load, payloads included)
+    select message_id
+    from valid_messages
+    group by message_id
+    having count(*) > 1
+
+),
+
 ranked as (
 
     select
@@ -36,6 +47,20 @@ ranked as (
             order by received_at nulls last, loaded_at, file_id, file_row_number
         ) as copy_number
     from valid_messages
+    where message_id in (select repeated_ids.message_id from repeated_ids)
+
+),
+
+first_copies as (
+
+    select
+        *,
+        1 as copy_number
+    from valid_messages
+    where message_id not in (select repeated_ids.message_id from repeated_ids)
+    union all
+    select * from ranked
+    where copy_number = 1
 
 )
 
@@ -54,7 +79,5 @@ select
     platform,
     app_version,
     country
-from ranked
-where
-    copy_number = 1
-    and message_id not in (select already_kept.message_id from already_kept)
+from first_copies
+where message_id not in (select already_kept.message_id from already_kept)
