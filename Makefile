@@ -56,6 +56,7 @@ format: install
 # simulated and built (tests/conftest.py's warehouse_small) instead of simulating and building another one.
 PYTEST_TMP := $(abspath build/pytest)
 test: install browser lint
+	@mkdir -p $(dir $(PYTEST_TMP))
 	pytest -n 2 --dist loadfile --no-loadscope-reorder -q --basetemp=$(PYTEST_TMP)
 	$(MAKE) --no-print-directory dq-ci DQ_WORLD=$(PYTEST_TMP)/warehouse_small
 
