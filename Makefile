@@ -52,22 +52,33 @@ format: install
 	ruff format pintel dagster_defs tests benchmarks
 	@if [ -d dbt_project/models ]; then cd dbt_project && sqlfluff fix models --processes 2; fi
 
+# pytest's shared temporary folder is kept under build/ so dq-ci can check the small world the tests already
+# simulated and built (tests/conftest.py's warehouse_small) instead of simulating and building another one.
+PYTEST_TMP := $(abspath build/pytest)
 test: install browser lint
-	pytest -n 2 --dist loadfile -q
-	$(MAKE) --no-print-directory dq-ci
+	@mkdir -p $(dir $(PYTEST_TMP))
+	pytest -n 2 --dist loadfile --no-loadscope-reorder -q --basetemp=$(PYTEST_TMP)
+	$(MAKE) --no-print-directory dq-ci DQ_WORLD=$(PYTEST_TMP)/warehouse_small
 
 # The SQL layer built on local Spark and on DuckDB from the same raw tables; every table must match to the row.
 test-spark: install-spark
 	PINTEL_TEST_SPARK=1 pytest -q -s -p no:cacheprovider -m spark tests/test_spark.py
 
 # A small simulated warehouse checked by every Great Expectations suite: Data Docs land in reports/ and the
-# one-screen summary in the CI log.
+# one-screen summary in the CI log. Under `make test` that is the tests' small world (DQ_WORLD, complete once its
+# build passed); on its own, dq-ci simulates and builds one.
 CI_HOME := $(abspath build/ci)
+DQ_WORLD ?=
 dq-ci: install
-	rm -rf $(CI_HOME)
-	pintel simulate --users 800 --days 60 --seed 11 --out $(CI_HOME)/landing
-	PINTEL_REPORTS=$(abspath reports) pintel build --warehouse $(CI_HOME)/pintel.duckdb --landing $(CI_HOME)/landing --exclude path:models/ml
-	pintel dq --warehouse $(CI_HOME)/pintel.duckdb --reports reports
+	@if [ -n "$(DQ_WORLD)" ] && [ -f "$(DQ_WORLD)/.complete" ]; then \
+	  echo "dq-ci: checking the small world the tests built ($(DQ_WORLD))"; \
+	  pintel dq --warehouse $(DQ_WORLD)/pintel.duckdb --reports reports; \
+	else \
+	  rm -rf $(CI_HOME) && \
+	  pintel simulate --users 800 --days 60 --seed 11 --out $(CI_HOME)/landing && \
+	  PINTEL_REPORTS=$(abspath reports) pintel build --warehouse $(CI_HOME)/pintel.duckdb --landing $(CI_HOME)/landing --exclude path:models/ml && \
+	  pintel dq --warehouse $(CI_HOME)/pintel.duckdb --reports reports; \
+	fi
 
 $(DAGSTER_HOME)/dagster.yaml: dagster_defs/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)

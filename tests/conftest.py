@@ -49,9 +49,11 @@ DEMO_MARTS = ["+ml_experiment_units", "+ml_feature_adoption_cohort"]
 _COMPLETE = ".complete"
 
 #: The test files that build warehouses, longest first (CPU seconds measured on the 2-core CI machine's kind). With
-#: ``--dist loadfile`` xdist hands out files in collection order, so starting the long ones first keeps both
-#: workers busy to the end instead of leaving one of them a long file at the tail. A scheduling hint only: a file
-#: missing here runs after these, in its usual order.
+#: ``--dist loadfile --no-loadscope-reorder`` (``make test``) xdist hands out files in collection order, so starting
+#: the long ones first keeps both workers busy to the end instead of leaving one of them a long file at the tail.
+#: (xdist's default, ``--loadscope-reorder``, sorts files by their number of tests and ignores this order: the
+#: few-test, long files then ran last.) A scheduling hint only: a file missing here runs after these, in its usual
+#: order.
 LONGEST_FIRST = (
     "tests/test_causal_wiring.py",
     "tests/test_dagster_defs.py",
