@@ -168,7 +168,9 @@ sources as (
         case
             when is_closed then data_end_at
             else least(
-                {{ dbt.date_trunc('hour', add_seconds('latest_arrival_at', '-cast(arrival_lag_hours * 3600 as bigint)')) }},
+                {{ dbt.date_trunc(
+                    'hour', add_seconds('latest_arrival_at', '-cast(arrival_lag_hours * 3600 as bigint)')
+                ) }},
                 data_end_at
             )
         end as complete_until,
@@ -238,7 +240,9 @@ select
     end as sla_met,
     case
         when feed_mode = 'closed' then 'closed'
-        when scope = 'data_product' and {{ elapsed_seconds('complete_until', 'as_of') }} / 3600.0 > sla_hours then 'stale'
+        when
+            scope = 'data_product' and {{ elapsed_seconds('complete_until', 'as_of') }} / 3600.0 > sla_hours
+            then 'stale'
         when scope = 'data_product' then 'fresh'
         when arrival_age_hours > {{ var('freshness_error_after_hours') }} then 'stale'
         when arrival_age_hours > {{ var('freshness_warn_after_hours') }} then 'late'
