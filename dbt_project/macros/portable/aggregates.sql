@@ -58,3 +58,13 @@
 {% macro default__incremental_materialization() -%}
     {{ return('incremental') }}
 {%- endmacro %}
+
+{#- The exact `fraction` quantile of a group, linearly interpolated between the two nearest values (DuckDB's
+    quantile_cont; its median is this at 0.5). A double; nulls are ignored. `fraction` must be a constant. -#}
+{% macro quantile_interpolated(value, fraction) -%}
+    {{ return(adapter.dispatch('quantile_interpolated')(value, fraction)) }}
+{%- endmacro %}
+
+{% macro default__quantile_interpolated(value, fraction) -%}
+    quantile_cont({{ value }}, {{ fraction }})
+{%- endmacro %}

@@ -59,3 +59,50 @@
 {% macro default__day_name(day) -%}
     dayname({{ day }})
 {%- endmacro %}
+
+{#- Now, as a UTC timestamp without time zone (what every timestamp in the warehouse is). -#}
+{% macro utc_now() -%}
+    {{ return(adapter.dispatch('utc_now')()) }}
+{%- endmacro %}
+
+{% macro default__utc_now() -%}
+    cast(timezone('UTC', current_timestamp) as timestamp)
+{%- endmacro %}
+
+{#- Seconds elapsed from start_at to end_at (timestamps), with their fractions, as a double; null when either is null.
+    Unlike seconds_between it is the exact duration, not the second boundaries crossed. -#}
+{% macro elapsed_seconds(start_at, end_at) -%}
+    {{ return(adapter.dispatch('elapsed_seconds')(start_at, end_at)) }}
+{%- endmacro %}
+
+{% macro default__elapsed_seconds(start_at, end_at) -%}
+    epoch({{ end_at }} - {{ start_at }})
+{%- endmacro %}
+
+{#- The timestamp `hours` hours (an integer expression, negative to go back) after `ts`. -#}
+{% macro add_hours(ts, hours) -%}
+    {{ return(adapter.dispatch('add_hours')(ts, hours)) }}
+{%- endmacro %}
+
+{% macro default__add_hours(ts, hours) -%}
+    ({{ ts }} + to_hours({{ hours }}))
+{%- endmacro %}
+
+{#- The timestamp `seconds` seconds (an integer expression, negative to go back) after `ts`. -#}
+{% macro add_seconds(ts, seconds) -%}
+    {{ return(adapter.dispatch('add_seconds')(ts, seconds)) }}
+{%- endmacro %}
+
+{% macro default__add_seconds(ts, seconds) -%}
+    ({{ ts }} + to_seconds({{ seconds }}))
+{%- endmacro %}
+
+{#- The date `days` days (an integer expression, negative to go back) after the date `day`; a date, not a timestamp
+    (dbt.dateadd returns a timestamp on DuckDB). -#}
+{% macro add_days(day, days) -%}
+    {{ return(adapter.dispatch('add_days')(day, days)) }}
+{%- endmacro %}
+
+{% macro default__add_days(day, days) -%}
+    ({{ day }} + {{ days }})
+{%- endmacro %}

@@ -109,3 +109,30 @@
 {% macro spark__incremental_materialization() -%}
     {{ return('table') }}
 {%- endmacro %}
+
+{#- With spark.sql.session.timeZone = UTC (profiles.yml) the session's timestamps are UTC already. -#}
+{% macro spark__utc_now() -%}
+    cast(current_timestamp() as timestamp)
+{%- endmacro %}
+
+{#- Whole microseconds apart, then seconds: the same double DuckDB's epoch(interval) gives. -#}
+{% macro spark__elapsed_seconds(start_at, end_at) -%}
+    (cast(unix_micros({{ end_at }}) - unix_micros({{ start_at }}) as double) / 1000000)
+{%- endmacro %}
+
+{% macro spark__add_hours(ts, hours) -%}
+    timestampadd(hour, {{ hours }}, {{ ts }})
+{%- endmacro %}
+
+{% macro spark__add_seconds(ts, seconds) -%}
+    timestampadd(second, {{ seconds }}, {{ ts }})
+{%- endmacro %}
+
+{% macro spark__add_days(day, days) -%}
+    date_add({{ day }}, {{ days }})
+{%- endmacro %}
+
+{#- Spark's percentile is exact with linear interpolation (percentile_approx is not): DuckDB's quantile_cont. -#}
+{% macro spark__quantile_interpolated(value, fraction) -%}
+    percentile({{ value }}, {{ fraction }})
+{%- endmacro %}

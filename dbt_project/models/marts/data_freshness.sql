@@ -13,7 +13,7 @@ as_of as (
         {% if var('freshness_as_of') %}
             cast('{{ var("freshness_as_of") }}' as timestamp)
         {% else %}
-            cast(timezone('UTC', current_timestamp) as timestamp)
+            {{ utc_now() }}
         {% endif %} as as_of
 
 ),
@@ -73,11 +73,11 @@ hourly as (
     select
         source_table,
         export_name,
-        date_trunc('hour', event_at) as hour_at,
+        {{ dbt.date_trunc('hour', 'event_at') }} as hour_at,
         count(*) as messages
     from scoped
     where event_at is not null
-    group by source_table, export_name, date_trunc('hour', event_at)
+    group by source_table, export_name, {{ dbt.date_trunc('hour', 'event_at') }}
 
 ),
 
@@ -87,11 +87,11 @@ typical as (
     select
         hourly.source_table,
         hourly.export_name,
-        median(hourly.messages) as median_messages
+        {{ quantile_interpolated('hourly.messages', 0.5) }} as median_messages
     from hourly
     inner join feeds
         on hourly.source_table = feeds.source_table and hourly.export_name = feeds.export_name
-    where hourly.hour_at >= feeds.latest_event_at - interval 28 days
+    where hourly.hour_at >= {{ add_hours('feeds.latest_event_at', -28 * 24) }}
     group by hourly.source_table, hourly.export_name
 
 ),
@@ -103,7 +103,7 @@ ends as (
     select
         hourly.source_table,
         hourly.export_name,
-        max(hourly.hour_at) + interval 1 hour as data_end_at
+        {{ add_hours('max(hourly.hour_at)', 1) }} as data_end_at
     from hourly
     inner join typical
         on hourly.source_table = typical.source_table and hourly.export_name = typical.export_name
@@ -118,17 +118,15 @@ recent_lags as (
     select
         scoped.source_table,
         scoped.export_name,
-        quantile_cont(
-            least(
-                greatest(epoch(scoped.arrived_at - scoped.event_at), 0),
-                {{ var('late_arrival_lookback_hours') }} * 3600
-            ),
-            {{ var('completeness_arrival_quantile') }}
-        ) / 3600.0 as arrival_lag_hours
+        {{ quantile_interpolated(
+            'least(greatest(' ~ elapsed_seconds('scoped.event_at', 'scoped.arrived_at') ~ ', 0), '
+            ~ var('late_arrival_lookback_hours') ~ ' * 3600)',
+            var('completeness_arrival_quantile')
+        ) }} / 3600.0 as arrival_lag_hours
     from scoped
     inner join feeds
         on scoped.source_table = feeds.source_table and scoped.export_name = feeds.export_name
-    where scoped.event_at >= feeds.latest_event_at - to_hours({{ var('late_arrival_lookback_hours') }})
+    where scoped.event_at >= {{ add_hours('feeds.latest_event_at', '-(' ~ var('late_arrival_lookback_hours') ~ ')') }}
     group by scoped.source_table, scoped.export_name
 
 ),
@@ -140,9 +138,9 @@ judged as (
         coalesce(recent_lags.arrival_lag_hours, 0) as arrival_lag_hours,
         ends.data_end_at,
         as_of.as_of,
-        feeds.latest_arrival_at - feeds.latest_event_at > to_hours({{ var('late_arrival_lookback_hours') }})
-        or feeds.latest_load_at - feeds.latest_arrival_at
-        > to_hours({{ var('late_arrival_lookback_hours') }}) as is_closed
+        feeds.latest_arrival_at > {{ add_hours('feeds.latest_event_at', var('late_arrival_lookback_hours')) }}
+        or feeds.latest_load_at
+        > {{ add_hours('feeds.latest_arrival_at', var('late_arrival_lookback_hours')) }} as is_closed
     from feeds
     cross join as_of
     left join recent_lags
@@ -170,11 +168,13 @@ sources as (
         case
             when is_closed then data_end_at
             else least(
-                date_trunc('hour', latest_arrival_at - to_seconds(cast(arrival_lag_hours * 3600 as bigint))),
+                {{ dbt.date_trunc(
+                    'hour', add_seconds('latest_arrival_at', '-cast(arrival_lag_hours * 3600 as bigint)')
+                ) }},
                 data_end_at
             )
         end as complete_until,
-        epoch(as_of - latest_arrival_at) / 3600.0 as arrival_age_hours,
+        {{ elapsed_seconds('latest_arrival_at', 'as_of') }} / 3600.0 as arrival_age_hours,
         cast({{ var('freshness_error_after_hours') }} as double) as sla_hours
     from judged
     where latest_event_at is not null
@@ -219,25 +219,30 @@ select
     arrival_lag_hours,
     data_end_at,
     complete_until,
-    complete_until - interval 1 hour as last_complete_hour,
+    {{ add_hours('complete_until', -1) }} as last_complete_hour,
     -- a closed export will get no more data: every day it has is as complete as it will be
     case
-        when feed_mode = 'closed' then cast(complete_until - interval 1 hour as date)
-        else cast(complete_until as date) - 1
+        when feed_mode = 'closed' then cast({{ add_hours('complete_until', -1) }} as date)
+        else {{ add_days('cast(complete_until as date)', -1) }}
     end as last_complete_day,
     arrival_age_hours,
     -- a source is judged by how long ago its newest message arrived, a data product by the age of its newest
     -- complete hour; a closed export has no SLA to keep (its data will not get fresher)
-    case when scope = 'source' then arrival_age_hours else epoch(as_of - complete_until) / 3600.0 end as age_hours,
+    case
+        when scope = 'source' then arrival_age_hours
+        else {{ elapsed_seconds('complete_until', 'as_of') }} / 3600.0
+    end as age_hours,
     sla_hours,
     case
         when feed_mode = 'closed' then null
         when scope = 'source' then arrival_age_hours <= sla_hours
-        else epoch(as_of - complete_until) / 3600.0 <= sla_hours
+        else {{ elapsed_seconds('complete_until', 'as_of') }} / 3600.0 <= sla_hours
     end as sla_met,
     case
         when feed_mode = 'closed' then 'closed'
-        when scope = 'data_product' and epoch(as_of - complete_until) / 3600.0 > sla_hours then 'stale'
+        when
+            scope = 'data_product' and {{ elapsed_seconds('complete_until', 'as_of') }} / 3600.0 > sla_hours
+            then 'stale'
         when scope = 'data_product' then 'fresh'
         when arrival_age_hours > {{ var('freshness_error_after_hours') }} then 'stale'
         when arrival_age_hours > {{ var('freshness_warn_after_hours') }} then 'late'
