@@ -64,7 +64,8 @@ SPARK_HOME_VAR = "pintel_spark_home"
 DUCKDB_VARS = {"memory_limit": "pintel_duckdb_memory_limit", "threads": "pintel_duckdb_threads"}
 """dbt vars carrying :class:`DuckDBResources` to the profile's ``settings`` (and the spill folder, below)."""
 TEMP_DIRECTORY_VAR = "pintel_duckdb_temp_directory"
-"""dbt var carrying the spill folder (:meth:`DuckDBResources.temp_folder`) to the profile."""
+"""dbt var carrying a configured spill folder to the project's on-run-start hook (``macros/set_spill_folder.sql``);
+unset, DuckDB spills to its default beside the file (:meth:`DuckDBResources.temp_folder`)."""
 
 
 @dataclass(frozen=True)
@@ -96,15 +97,14 @@ class DuckDBResources:
         return self.temp_directory or Path(f"{database}.tmp")
 
     def statements(self) -> list[str]:
-        """``SET`` statements applying these limits to a connection's database.
+        """``SET`` statements applying the memory and thread limits to a connection's database.
 
-        The spill folder is set only when configured: DuckDB's default (``<database>.tmp`` for a file, ``.tmp``
-        for an in-memory database) is otherwise the right place, and dbt is handed the same folder explicitly.
+        The spill folder is not among them: DuckDB refuses to set it again once anything spilled ("Cannot switch
+        temporary directory after the current one has been used"), even to the same folder, and every cursor of
+        an open database shares it. :func:`configure` sets it only where it differs; dbt's profile does not set it
+        per cursor either (the project's on-run-start hook ``set_spill_folder`` sets it once).
         """
-        sets = [f"set memory_limit = '{self.memory_limit}'", f"set threads = {int(self.threads)}"]
-        if self.temp_directory is not None:
-            sets.append(f"set temp_directory = '{str(self.temp_directory).replace(chr(39), chr(39) * 2)}'")
-        return sets
+        return [f"set memory_limit = '{self.memory_limit}'", f"set threads = {int(self.threads)}"]
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class Settings:
             REPORTS_VAR: str(self.reports),
             DUCKDB_VARS["memory_limit"]: self.duckdb.memory_limit,
             DUCKDB_VARS["threads"]: self.duckdb.threads,
-            TEMP_DIRECTORY_VAR: str(self.duckdb.temp_folder(self.warehouse)),
+            **({TEMP_DIRECTORY_VAR: str(self.duckdb.temp_directory)} if self.duckdb.temp_directory else {}),
             **({SPARK_HOME_VAR: str(self.spark_folder)} if self.dbt_target == "spark" else {}),
         }
 
@@ -231,8 +231,12 @@ def lock_message(path: str | Path, error: object) -> str | None:
 
 def configure(con: duckdb.DuckDBPyConnection, resources: DuckDBResources | None = None) -> duckdb.DuckDBPyConnection:
     """Apply the UTC time zone and :class:`DuckDBResources` (default: from the environment) to ``con``."""
-    for statement in ["set TimeZone = 'UTC'", *(resources or DuckDBResources.from_env()).statements()]:
+    resources = resources or DuckDBResources.from_env()
+    for statement in ["set TimeZone = 'UTC'", *resources.statements()]:
         con.execute(statement)
+    wanted = resources.temp_directory
+    if wanted is not None and con.sql("select current_setting('temp_directory')").fetchone()[0] != str(wanted):
+        con.execute(f"set temp_directory = '{str(wanted).replace(chr(39), chr(39) * 2)}'")
     return con
 
 

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
@@ -66,13 +67,12 @@ def test_dbt_gets_paths_and_vars_on_its_command_line(tmp_path: Path) -> None:
     command = dbt_command(settings, ["build", "--vars", "{b: 3}", "--select", "fct_events"])
     assert command.count("--vars") == 1  # dbt keeps only the last --vars: the caller's are merged, not dropped
     passed = json.loads(command[command.index("--vars") + 1])
-    duckdb_vars = {var: passed.pop(var) for var in [*DUCKDB_VARS.values(), TEMP_DIRECTORY_VAR]}
+    duckdb_vars = {var: passed.pop(var) for var in DUCKDB_VARS.values()}
     assert passed == {"a": 1, "b": 3, WAREHOUSE_VAR: str(tmp_path / "w.duckdb"), REPORTS_VAR: str(tmp_path / "r")}
     limits = settings.duckdb
     assert duckdb_vars == {
         DUCKDB_VARS["memory_limit"]: limits.memory_limit,
         DUCKDB_VARS["threads"]: limits.threads,
-        TEMP_DIRECTORY_VAR: str(limits.temp_folder(settings.warehouse)),
     }
     assert command[command.index("--target") + 1] == settings.dbt_target
     assert command[:3] == ["build", "--select", "fct_events"]
@@ -108,7 +108,24 @@ def test_duckdb_limits_come_from_the_environment_and_reach_every_connection(tmp_
         con.close()
     assert memory in {"488.2 MiB", "512.0 MB"} and threads == 1 and temp == str(tmp_path / "spill")
     monkeypatch.delenv("PINTEL_DUCKDB_TEMP_DIRECTORY")
-    # unset: DuckDB's own spill folder beside the file, handed to dbt explicitly
-    assert Settings.from_env(warehouse=tmp_path / "w.duckdb").dbt_vars_for_run()[TEMP_DIRECTORY_VAR] == str(
-        tmp_path / "w.duckdb.tmp"
-    )
+    # unset: DuckDB's own spill folder beside the file; dbt is not told to set one
+    unset = Settings.from_env(warehouse=tmp_path / "w.duckdb")
+    assert TEMP_DIRECTORY_VAR not in unset.dbt_vars_for_run()
+    assert unset.duckdb.temp_folder(unset.warehouse) == tmp_path / "w.duckdb.tmp"
+
+
+def test_a_database_that_spilled_can_be_opened_again(tmp_path: Path) -> None:
+    """DuckDB refuses any SET of temp_directory after a spill, even to the same folder (it broke a 10M build)."""
+    limits = DuckDBResources("64MB", 1, tmp_path / "spill")
+    first = connect(tmp_path / "w.duckdb", resources=limits)
+    first.execute("set preserve_insertion_order = false")
+    first.execute("create table t as select range as i, random() as r from range(3000000)")
+    first.execute("create table s as select * from t order by r")  # a sort larger than 64 MB spills
+    with pytest.raises(duckdb.NotImplementedException, match="temporary directory"):
+        first.execute(f"set temp_directory = '{tmp_path / 'spill'}'")  # the refusal this guards against
+    second = connect(tmp_path / "w.duckdb", resources=limits)  # same process, same open database
+    try:
+        assert second.sql("select current_setting('temp_directory')").fetchone()[0] == str(tmp_path / "spill")
+    finally:
+        second.close()
+        first.close()
