@@ -31,16 +31,30 @@ class Case:
     frame: pd.DataFrame
     covariates: list[str]
     tau: np.ndarray
+    #: The true nuisances where the design defines them (the propensity ``e`` and the arms' mean outcomes
+    #: ``mu0``/``mu1``), so a benchmark can show what an estimator does with perfect nuisance models; ``None``
+    #: where assignment is not a propensity (IHDP's removed subgroup).
+    e: np.ndarray | None = None
+    mu0: np.ndarray | None = None
+    mu1: np.ndarray | None = None
 
     def true_ate(self, units: np.ndarray | None = None) -> float:
         """Sample average effect over ``units`` (a boolean mask, e.g. those an estimate kept), else all."""
         return float(self.tau.mean() if units is None else self.tau[units].mean())
 
 
-def _case(X: np.ndarray, t: np.ndarray, y: np.ndarray, tau: np.ndarray) -> Case:
+def _case(
+    X: np.ndarray,
+    t: np.ndarray,
+    y: np.ndarray,
+    tau: np.ndarray,
+    e: np.ndarray | None = None,
+    mu0: np.ndarray | None = None,
+) -> Case:
     covariates = [f"x{i}" for i in range(X.shape[1])]
     frame = pd.DataFrame(X, columns=covariates).assign(t=t.astype(int), y=y)
-    return Case(frame, covariates, tau)
+    mu1 = None if mu0 is None else mu0 + tau
+    return Case(frame, covariates, tau, e, mu0, mu1)
 
 
 def _covariates(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -57,7 +71,7 @@ def linear_case(n: int = 400, seed: int = 0, d: int = 10) -> Case:
     t = rng.binomial(1, e)
     y0 = 1 + X @ rng.uniform(-1, 1, d)
     tau = 1 + X @ rng.uniform(-0.5, 0.5, d)
-    return _case(X, t, y0 + t * tau + rng.standard_normal(n), tau)
+    return _case(X, t, y0 + t * tau + rng.standard_normal(n), tau, e, y0)
 
 
 def nonlinear_case(n: int = 400, seed: int = 0, d: int = 10) -> Case:
@@ -67,7 +81,7 @@ def nonlinear_case(n: int = 400, seed: int = 0, d: int = 10) -> Case:
     t = rng.binomial(1, e)
     y0 = 2 * np.sin(1.5 * X[:, 0]) + X[:, 1] ** 2 + 1.5 * (X[:, 2] > 0) * X[:, 5] + np.abs(X[:, 3]) + X[:, 6]
     tau = 1 + np.maximum(X[:, 0], 0) + 0.8 * X[:, 1] * X[:, 7]
-    return _case(X, t, y0 + t * tau + rng.standard_normal(n), tau)
+    return _case(X, t, y0 + t * tau + rng.standard_normal(n), tau, e, y0)
 
 
 IHDP_UNITS, IHDP_TREATED, IHDP_CONTINUOUS, IHDP_BINARY = 747, 139, 6, 19

@@ -16,19 +16,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pintel.churn.schemas import PREDICTION_SCHEMA
 from pintel.settings import Settings, connect
 from tests.support.decisions import decision, write_decisions
 
+#: The served churn table: the model's prediction columns plus what serving adds (dbt macro served_churn_scores).
 CHURN_COLUMNS = {
-    "user_id": "varchar",
-    "snapshot_date": "date",
-    "churn_probability": "double",
-    "risk_band": "varchar",
-    "reason_1": "varchar",
-    "reason_2": "varchar",
-    "reason_3": "varchar",
-    "model_version": "varchar",
-    "model_hash": "varchar",
+    **PREDICTION_SCHEMA,
     "served_snapshot_date": "date",
     "expected_snapshot_date": "date",
     "is_stale": "boolean",
