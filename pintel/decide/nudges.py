@@ -6,7 +6,9 @@ feature, at most ``nudges.max_users_per_feature`` of them (highest score first),
 adoption can be measured. A nudge is proposed (``act``) only when the recommender beat the popularity
 baseline on its own held-out time split (``ml.ml_recommendation_metrics``: ``blended`` hit rate@5 above
 ``popularity``'s) and enough users are held out; otherwise it is recorded as ``monitor`` with the reason.
-Confidence is that held-out hit rate: how often a top-5 list contained what the user took up next.
+Confidence is that held-out hit rate: how often a top-5 list contained what the user took up next. Once the
+action's horizon has passed, :mod:`pintel.decide.outcomes` judges the nudge: adoption of the feature by the
+nudged users against the holdout.
 """
 
 from __future__ import annotations

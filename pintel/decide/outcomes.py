@@ -8,6 +8,8 @@
 * ``churn_retention_list`` -- the churn of the contacted users against the random holdout over the churn
   horizon after the list's snapshot (Newcombe interval on the difference of proportions): ``success`` when
   the interval is below zero, ``failure`` when it is above zero, else inconclusive.
+* ``nudge_feature`` -- adoption of the nudged feature by the nudged users against the nudge's random holdout,
+  from the recommendations' date over the action's horizon (the same holdout comparison, higher is better).
 
 Other action types have no automatic judge yet (shipping is judged by the next experiment, promotion by the
 next feature-impact readout); they are left out rather than given a verdict nobody measured. Verdicts feed the
@@ -105,6 +107,42 @@ def _rollback(con: Any, policy: Policy, d: dict) -> dict | None:
     }
 
 
+def _versus_holdout(
+    outcome: pd.Series, payload: dict, *, metric: str, what: str, who: str, lower_is_better: bool
+) -> dict | None:
+    """The listed users against the list's random holdout on a 0/1 ``outcome`` per user (indexed by user id).
+
+    A listed user without an outcome (no label, signed out of the panel) counts in neither group. Newcombe's
+    interval on the difference of proportions decides: ``success`` when it lies wholly on the good side of zero,
+    ``failure`` when wholly on the bad side, else inconclusive.
+    """
+    treated = outcome.reindex(payload.get("users", [])).dropna()
+    holdout = outcome.reindex(payload.get("holdout", [])).dropna()
+    diff = two_proportions(int(treated.sum()), len(treated), int(holdout.sum()), len(holdout))
+    if diff is None:
+        return None
+    good, bad = (diff.ci_high < 0, diff.ci_low > 0) if lower_is_better else (diff.ci_low > 0, diff.ci_high < 0)
+    verdict = "success" if good else "failure" if bad else "inconclusive"
+    return {
+        "metric": metric,
+        "comparison": f"{who} vs random holdout",
+        "before_value": None,
+        "after_value": diff.treated_rate,
+        "control_value": diff.control_rate,
+        "effect": diff.difference,
+        "ci_low": diff.ci_low,
+        "ci_high": diff.ci_high,
+        "n_treated": diff.n_treated,
+        "n_control": diff.n_control,
+        "verdict": verdict,
+        "summary": (
+            f"{what} of the {diff.n_treated} {who} {diff.treated_rate:.1%} vs {diff.control_rate:.1%} "
+            f"of the {diff.n_control} held out: {diff.difference:+.1%} (95 % CI {diff.ci_low:+.1%} to "
+            f"{diff.ci_high:+.1%}): {verdict}."
+        ),
+    }
+
+
 def _retention(con: Any, policy: Policy, d: dict) -> dict | None:
     if not table_exists(con, "marts", "fct_churn_labels"):
         return None
@@ -117,34 +155,49 @@ def _retention(con: Any, policy: Policy, d: dict) -> dict | None:
         .df()
         .set_index("user_id")["churned_30d"]
     )
-    treated = labels.reindex(payload.get("users", [])).dropna()
-    holdout = labels.reindex(payload.get("holdout", [])).dropna()
-    diff = two_proportions(int(treated.sum()), len(treated), int(holdout.sum()), len(holdout))
-    if diff is None:
+    judged = _versus_holdout(
+        labels, payload, metric="churned_30d", what="Churn", who="contacted users", lower_is_better=True
+    )
+    return None if judged is None else judged | {"evidence": {"snapshot_date": payload.get("snapshot_date")}}
+
+
+def _nudge(con: Any, policy: Policy, d: dict) -> dict | None:
+    """Adoption of the nudged feature by the nudged users against the holdout, over the action's horizon.
+
+    The window is the one the policy gives the action (``actions.nudge_feature.horizon_hours``): from the
+    recommendations' date to the decision's ``evaluate_after``. A user who had already used the feature before
+    that date (the list went stale) is left out of both groups; a user with no use in the window did not adopt.
+    """
+    if not table_exists(con, "marts", "fct_events"):
         return None
-    verdict = "success" if diff.ci_high < 0 else "failure" if diff.ci_low > 0 else "inconclusive"
-    return {
-        "metric": "churned_30d",
-        "comparison": "contacted users vs random holdout",
-        "before_value": None,
-        "after_value": diff.treated_rate,
-        "control_value": diff.control_rate,
-        "effect": diff.difference,
-        "ci_low": diff.ci_low,
-        "ci_high": diff.ci_high,
-        "n_treated": diff.n_treated,
-        "n_control": diff.n_control,
-        "verdict": verdict,
-        "summary": (
-            f"Churn of the {diff.n_treated} contacted users {diff.treated_rate:.1%} vs {diff.control_rate:.1%} "
-            f"of the {diff.n_control} held out: {diff.difference:+.1%} (95 % CI {diff.ci_low:+.1%} to "
-            f"{diff.ci_high:+.1%}): {verdict}."
-        ),
-        "evidence": {"snapshot_date": payload.get("snapshot_date")},
-    }
+    payload = json.loads(d["payload"] or "{}")
+    feature, listed = payload.get("feature"), [*payload.get("users", []), *payload.get("holdout", [])]
+    if not feature or not listed:
+        return None
+    start, until = pd.Timestamp(payload.get("as_of_date") or d["as_of"]), pd.Timestamp(d["evaluate_after"])
+    uses = con.execute(
+        """select user_id, bool_or(event_at < ?) as used_before, bool_or(event_at >= ? and event_at < ?) as adopted
+           from marts.fct_events where feature_key = ? and user_id in (select unnest(?::varchar[])) group by 1""",
+        [start, start, until, feature, listed],
+    ).df()
+    adopted = pd.Series(0.0, index=pd.Index(listed, name="user_id"))
+    adopted = adopted[~adopted.index.duplicated()]
+    adopted.loc[uses.loc[uses["adopted"].fillna(False), "user_id"]] = 1.0
+    adopted = adopted.drop(uses.loc[uses["used_before"].fillna(False), "user_id"])
+    days = (until - start) / pd.Timedelta(days=1)
+    judged = _versus_holdout(
+        adopted,
+        payload,
+        metric=f"adopted_{feature}",
+        what=f"Adoption of {feature} within {days:.0f} days",
+        who="nudged users",
+        lower_is_better=False,
+    )
+    evidence = {"feature": feature, "as_of_date": payload.get("as_of_date"), "window_end": f"{until:%Y-%m-%d %H:%M}"}
+    return None if judged is None else judged | {"evidence": evidence}
 
 
-JUDGES = {"rollback_flag": _rollback, "churn_retention_list": _retention}
+JUDGES = {"rollback_flag": _rollback, "churn_retention_list": _retention, "nudge_feature": _nudge}
 
 
 def evaluate_outcomes(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pintel.digest import metrics, models
+from pintel.digest import metrics, models, personal
 from pintel.digest.provenance import Evidence, ProvenanceError, check
 from pintel.digest.render import to_html, to_markdown, visible_text, write_charts
 from pintel.digest.text import Reader, Section
@@ -34,6 +34,7 @@ SECTIONS = (
     models.churn,
     models.experiments,
     models.decisions,
+    personal.recommendations,
     models.model_status,
     metrics.quarantine,
 )
@@ -72,7 +73,9 @@ def build_digest(warehouse: str | Path, generated: datetime | None = None) -> Di
     con = connect(warehouse, read_only=True)
     try:
         reader = Reader(con)
-        reader.evidence.add("digest:constants", pd.DataFrame({"value": [*metrics.CONSTANTS, *models.CONSTANTS]}))
+        reader.evidence.add(
+            "digest:constants", pd.DataFrame({"value": [*metrics.CONSTANTS, *models.CONSTANTS, *personal.CONSTANTS]})
+        )
         sections = [make(reader) for make in SECTIONS]
     finally:
         con.close()

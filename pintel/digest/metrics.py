@@ -54,14 +54,10 @@ def kpis(reader: Reader) -> Section:
     """DAU, WAU/MAU, stickiness and signups of the last week against the week before, with the trend chart."""
     section = Section("kpis", "Key metrics")
     if not reader.exists("marts.active_users_daily"):
-        section.lines.append("The metric marts are not built yet: run `pintel build`.")
-        section.empty = True
-        return section
+        return section.skip("The metric marts are not built yet: run `pintel build`.")
     row = reader.read("marts.active_users_daily:kpis", _KPI_SQL, {"w": WEEK_DAYS}).iloc[0]
     if missing(row["last_day"]):
-        section.lines.append("marts.active_users_daily is empty: nothing to report yet.")
-        section.empty = True
-        return section
+        return section.skip("marts.active_users_daily is empty: nothing to report yet.")
     last = pd.Timestamp(row["last_day"]).date()
     section.title = f"Key metrics — week ending {last:%A %Y-%m-%d}"
     section.lines.append(
@@ -137,9 +133,7 @@ def incidents(reader: Reader) -> Section:
     """The latest metric incidents as the incident model wrote them (one cause each)."""
     section = Section("incidents", "Metric incidents")
     if not reader.exists("ml.metric_incidents_served"):
-        section.lines.append("The incident model is not built yet.")
-        section.empty = True
-        return section
+        return section.skip("The incident model is not built yet.")
     rows = reader.read(
         "ml.metric_incidents_served",
         'select incident_id, "start", severity, summary from ml.metric_incidents_served order by "start" desc limit 5',
@@ -197,9 +191,7 @@ def retention(reader: Reader) -> Section:
     """Bounded week-N retention of the latest weekly signup cohorts as a heatmap."""
     section = Section("retention", "Retention by signup week")
     if not reader.exists("marts.retention_cohorts"):
-        section.lines.append("marts.retention_cohorts is not built yet.")
-        section.empty = True
-        return section
+        return section.skip("marts.retention_cohorts is not built yet.")
     cells = reader.read(
         "marts.retention_cohorts", _RETENTION_SQL, {"cohorts": RETENTION_COHORTS, "weeks": RETENTION_WEEKS}
     )
@@ -214,9 +206,7 @@ def retention(reader: Reader) -> Section:
             line += f", against {pct(week1['previous_cohorts'])} for the {PREVIOUS_COHORTS} cohorts before"
         section.lines.append(line + ".")
     if cells.empty:
-        section.lines.append("No cohort has a full week yet.")
-        section.empty = True
-        return section
+        return section.skip("No cohort has a full week yet.")
     grid = cells.pivot_table(index="cohort_week", columns="week_number", values="retention_rate", aggfunc="first")
     grid.index = [pd.Timestamp(i).strftime("%Y-%m-%d") for i in grid.index]
     section.chart = charts.retention_heatmap(grid)

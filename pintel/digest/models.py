@@ -39,9 +39,7 @@ def churn(reader: Reader) -> Section:
     section = Section("churn", "Churn risk by segment")
     table = served_churn_table(reader.con)
     if table is None:
-        section.lines.append("Churn scores are not built yet (ml.churn_scores_v*).")
-        section.empty = True
-        return section
+        return section.skip("Churn scores are not built yet (ml.churn_scores_v*).")
     head = reader.read(
         f"{table}:overall",
         f"""
@@ -54,9 +52,7 @@ def churn(reader: Reader) -> Section:
         """,
     ).iloc[0]
     if not head["users"]:
-        section.lines.append(f"{table} has no scored users yet.")
-        section.empty = True
-        return section
+        return section.skip(f"{table} has no scored users yet.")
     served = pd.Timestamp(head["served_snapshot_date"])
     section.lines.append(
         f"{count(head['high_users'])} of {count(head['users'])} scored users ({pct(head['high_share'])}) are at high "
@@ -99,9 +95,7 @@ def experiments(reader: Reader) -> Section:
     """Each experiment's relative lift with its interval, SRM verdict and the model's own summary."""
     section = Section("experiments", "Experiments")
     if not reader.exists("ml.experiment_results_served"):
-        section.lines.append("The experiment readouts are not built yet.")
-        section.empty = True
-        return section
+        return section.skip("The experiment readouts are not built yet.")
     rows = reader.read(
         "ml.experiment_results_served",
         """
@@ -111,9 +105,7 @@ def experiments(reader: Reader) -> Section:
         """,
     )
     if rows.empty:
-        section.lines.append("No experiment has a readout yet.")
-        section.empty = True
-        return section
+        return section.skip("No experiment has a readout yet.")
     section.lines += [r.summary for r in rows.itertuples() if isinstance(r.summary, str) and r.summary]
     rows = rows.assign(label=rows["experiment"] + ": " + rows["variant"] + " (" + rows["outcome"] + ")")
     shown = rows.dropna(subset=["lift_rel", "lift_rel_ci_low", "lift_rel_ci_high"])
@@ -156,9 +148,7 @@ def decisions(reader: Reader) -> Section:
     """Decisions of the last week and, for those whose horizon passed, whether the action worked."""
     section = Section("decisions", "Decisions and their outcomes")
     if not reader.exists("decide.decisions"):
-        section.lines.append("No decisions yet: the decision engine has not run on this warehouse.")
-        section.empty = True
-        return section
+        return section.skip("No decisions yet: the decision engine has not run on this warehouse.")
     rows = reader.read(
         "decide.decisions",
         """
@@ -169,9 +159,7 @@ def decisions(reader: Reader) -> Section:
         {"days": DECISION_DAYS, "limit": MAX_DECISIONS},
     )
     if rows.empty:
-        section.lines.append("No decisions yet.")
-        section.empty = True
-        return section
+        return section.skip("No decisions yet.")
     outcomes = pd.DataFrame(columns=list(_OUTCOME_COLUMNS))
     if reader.exists("decide.action_outcomes"):
         present = {

@@ -36,6 +36,12 @@ class Section:
     table: Table | None = None
     empty: bool = False  # nothing to show yet (a model not built, no decisions): the lines say why
 
+    def skip(self, reason: str) -> Section:
+        """This section, marked empty with the sentence that says why (a digest never shows a blank section)."""
+        self.lines.append(reason)
+        self.empty = True
+        return self
+
 
 class Reader:
     """Runs the digest's queries on one read-only connection and keeps every frame as evidence."""

@@ -10,7 +10,8 @@ paid plan starting in ``[s, s + horizon)``; unobservable (dropped) while ``s + h
 
 Time split, later time only: the last :data:`TEST_SNAPSHOTS` labelled snapshots are the test window, the
 :data:`CALIBRATION_SNAPSHOTS` before them calibrate, everything earlier trains. Model: L2 logistic regression
-on log1p counts (standardised), then Platt scaling on the calibration window -- Platt rather than isotonic
+on log1p counts (standardised; the penalty chosen by forward-chaining time-split CV inside the training window,
+:func:`choose_c`), then Platt scaling on the calibration window -- Platt rather than isotonic
 because upgrades are rare (a few per cent) and isotonic steps on a few dozen positives are noise. Beside it,
 the baseline (``active_days_28d`` alone, isotonic on the training window: "engaged users upgrade") and, on
 simulated data, the oracle (the simulator's true probability).
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -61,6 +62,8 @@ BASELINE_FEATURE = "active_days_28d"
 TEST_SNAPSHOTS = 1
 CALIBRATION_SNAPSHOTS = 1
 MIN_TRAIN_SNAPSHOTS = 2
+#: Candidate inverse L2 strengths for :func:`choose_c`, strongest penalty first (1.0 was the fixed default).
+C_GRID = (0.001, 0.01, 0.1, 1.0)
 #: Upgrades needed in each of the training, calibration and test windows before any number means something.
 MIN_POSITIVES = 10
 
@@ -97,6 +100,7 @@ class UpgradeModel:
     platt: LogisticRegression
     trained_through: dt.date
     calibrated_through: dt.date
+    C: float = 1.0  # the L2 strength time-split CV chose
 
     def raw(self, df: pd.DataFrame) -> np.ndarray:
         return self.pipeline.decision_function(_matrix(df))
@@ -125,16 +129,45 @@ def _positives(df: pd.DataFrame, window: str) -> None:
         raise need(pos, "upgrade", MIN_POSITIVES, what=f"in the {window} window")
 
 
+def _pipeline(C: float) -> object:
+    return make_pipeline(FunctionTransformer(np.log1p), StandardScaler(), LogisticRegression(C=C, max_iter=1000))
+
+
+def choose_c(train: pd.DataFrame) -> float:
+    """The L2 strength by forward-chaining time-split CV inside ``train``: fit on the snapshots before each later
+    one, score the later one's log loss, keep the :data:`C_GRID` value with the least total (ties: the stronger
+    penalty). With fewer than two training snapshots, or a fold without both outcomes, the grid's weakest
+    penalty is kept -- the previous default, so small data behaves as before.
+    """
+    dates = sorted(train["snapshot_date"].unique())
+    folds = [(train[train["snapshot_date"] < d], train[train["snapshot_date"] == d]) for d in dates[1:]]
+    folds = [(a, b) for a, b in folds if a["upgraded"].nunique() == 2 and b["upgraded"].nunique() == 2]
+    if not folds:
+        return C_GRID[-1]
+    loss = {
+        C: sum(
+            log_loss(
+                b["upgraded"].astype(int),
+                _pipeline(C).fit(_matrix(a), a["upgraded"].astype(int)).predict_proba(_matrix(b))[:, 1],
+                labels=[0, 1],
+            )
+            for a, b in folds
+        )
+        for C in C_GRID
+    }
+    return min(C_GRID, key=lambda C: (round(loss[C], 9), C))
+
+
 def fit_upgrade(train: pd.DataFrame, calib: pd.DataFrame) -> UpgradeModel:
-    """Logistic regression on ``train``, Platt-scaled on ``calib`` (both labelled, calib later in time)."""
+    """Logistic regression on ``train`` (penalty by :func:`choose_c`), Platt-scaled on ``calib`` (later in time)."""
     _positives(train, "training")
     _positives(calib, "calibration")
-    log_counts = FunctionTransformer(np.log1p)
-    pipeline = make_pipeline(log_counts, StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
+    C = choose_c(train)
+    pipeline = _pipeline(C)
     pipeline.fit(_matrix(train), train["upgraded"].astype(int))
     platt = LogisticRegression(C=1e6, max_iter=1000)
     platt.fit(pipeline.decision_function(_matrix(calib))[:, None], calib["upgraded"].astype(int))
-    return UpgradeModel(pipeline, platt, max(train["snapshot_date"]), max(calib["snapshot_date"]))
+    return UpgradeModel(pipeline, platt, max(train["snapshot_date"]), max(calib["snapshot_date"]), C)
 
 
 def split_and_fit(frame: pd.DataFrame) -> tuple[UpgradeModel, pd.DataFrame, pd.DataFrame]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pintel.recommend.upgrade import FEATURES, evaluate_upgrade, score_latest, split_and_fit
+from pintel.recommend.upgrade import C_GRID, FEATURES, choose_c, evaluate_upgrade, score_latest, split_and_fit
 from pintel.status import InsufficientData
 
 START = dt.date(2025, 1, 6)
@@ -56,3 +56,13 @@ def test_too_little_history_or_too_few_upgrades_is_insufficient_data() -> None:
     rare.loc[:3, "upgraded"] = 1.0
     with pytest.raises(InsufficientData, match=r"0 upgrades, need ≥ 10 in the test window"):
         split_and_fit(rare)
+
+
+def test_penalty_is_chosen_on_later_time_inside_the_training_window() -> None:
+    informative = _panel()
+    train = informative[informative["snapshot_date"] < START + dt.timedelta(days=21)]
+    assert choose_c(train) >= 0.1  # a real signal on 4 500 rows: a light penalty predicts the next week best
+    noise = train.copy()
+    noise["upgraded"] = (np.random.default_rng(1).random(len(noise)) < 0.04).astype(float)
+    assert choose_c(noise) == C_GRID[0]  # nothing to learn: the strongest penalty (near the base rate) wins
+    assert choose_c(train[train["snapshot_date"] == START]) == C_GRID[-1]  # one snapshot: no fold, the default
