@@ -104,6 +104,8 @@ def source_freshness(settings: Settings, select: list[str] | None = None) -> lis
     out = []
     for r in results:
         node = r.node
+        if str(getattr(node.resource_type, "value", node.resource_type)) != "source":
+            continue  # the project's on-run-start/end hooks report beside the sources
         freshness = node.freshness
         age = getattr(r, "age", None)
         loaded = getattr(r, "max_loaded_at", None)
