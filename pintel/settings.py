@@ -65,7 +65,7 @@ DUCKDB_VARS = {"memory_limit": "pintel_duckdb_memory_limit", "threads": "pintel_
 """dbt vars carrying :class:`DuckDBResources` to the profile's ``settings`` (and the spill folder, below)."""
 TEMP_DIRECTORY_VAR = "pintel_duckdb_temp_directory"
 """dbt var carrying a configured spill folder to the project's on-run-start hook (``macros/set_spill_folder.sql``);
-unset, DuckDB spills to its default beside the file (:meth:`DuckDBResources.temp_folder`)."""
+unset, DuckDB spills to its default, ``<database>.tmp`` beside the file."""
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,6 @@ class DuckDBResources:
             threads=int(env.get("PINTEL_DUCKDB_THREADS") or cls.threads),
             temp_directory=Path(temp).resolve() if temp else None,
         )
-
-    def temp_folder(self, database: str | Path) -> Path:
-        """Where ``database`` spills: ``temp_directory``, else DuckDB's default beside the file."""
-        return self.temp_directory or Path(f"{database}.tmp")
 
     def statements(self) -> list[str]:
         """``SET`` statements applying the memory and thread limits to a connection's database.

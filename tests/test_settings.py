@@ -111,7 +111,11 @@ def test_duckdb_limits_come_from_the_environment_and_reach_every_connection(tmp_
     # unset: DuckDB's own spill folder beside the file; dbt is not told to set one
     unset = Settings.from_env(warehouse=tmp_path / "w.duckdb")
     assert TEMP_DIRECTORY_VAR not in unset.dbt_vars_for_run()
-    assert unset.duckdb.temp_folder(unset.warehouse) == tmp_path / "w.duckdb.tmp"
+    con = connect(unset.warehouse, resources=unset.duckdb)
+    try:
+        assert con.sql("select current_setting('temp_directory')").fetchone()[0] == f"{tmp_path / 'w.duckdb'}.tmp"
+    finally:
+        con.close()
 
 
 def test_a_database_that_spilled_can_be_opened_again(tmp_path: Path) -> None:
