@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests.support and benchmarks
 
 from benchmarks.pipeline_report import Stage, append_section, markdown, median_stages
+from pintel.build import production_args
 from pintel.settings import DuckDBResources
 from tests.support.landing import batch_day, landing_days
 
@@ -42,6 +43,12 @@ SIZES = {"1M": (2_500, 90), "10M": (12_500, 180), "40M": (50_000, 180)}
 """Named sizes: users x days (seed 7). ``UxD`` (e.g. ``200x10``) names any other."""
 SQL_LAYER = ["--exclude", "path:models/ml"]
 """The SQL layer: everything but the dbt Python models and their served SQL (``--select`` narrows it)."""
+
+
+def sql_build() -> list[str]:
+    """The SQL layer's production ``dbt build`` (no unit tests: :func:`pintel.build.production_args`)."""
+    return ["build", *production_args(), *SQL_LAYER, "--indirect-selection", "cautious"]
+
 
 MEASURE = """
 import json, resource, subprocess, sys, time
@@ -183,12 +190,12 @@ def one_run(root: Path, users: int, days: int, sql_only: bool, extras: bool, reu
     if extras:  # raw and seeds only, for dbt compile and the hand-run
         world.hand.parent.mkdir(parents=True)
         shutil.copy(world.warehouse, world.hand)
-    stages.append(world.dbt("dbt SQL layer (build)", ["build", *SQL_LAYER, "--indirect-selection", "cautious"]))
+    stages.append(world.dbt("dbt SQL layer (build)", sql_build()))
     sql_nodes = world.run_results()
     ml_models: dict[str, float] = {}
     if not sql_only:
         stages.append(world.stage("GX checks (pintel dq)", [pintel, "dq", "--warehouse", str(world.warehouse)]))
-        stages.append(world.dbt("ML layer (dbt build)", ["build", "--select", "path:models/ml"]))
+        stages.append(world.dbt("ML layer (dbt build)", ["build", *production_args(), "--select", "path:models/ml"]))
         ml_models = {uid.split(".")[-1]: t for uid, t in world.run_results().items() if uid.startswith("model.")}
         stages.append(world.stage("decide", [pintel, "decide", "--warehouse", str(world.warehouse)]))
         stages.append(world.stage("act (Slack dry run)", [sys.executable, "-c", ACT, str(world.warehouse)]))
@@ -198,7 +205,7 @@ def one_run(root: Path, users: int, days: int, sql_only: bool, extras: bool, reu
         land_held_back(world)
         result["new_day"] = [
             world.stage("new day: load", [sys.executable, "-c", LOAD, str(world.landing), str(world.warehouse)]),
-            world.dbt("new day: dbt SQL layer (build)", ["build", *SQL_LAYER, "--indirect-selection", "cautious"]),
+            world.dbt("new day: dbt SQL layer (build)", sql_build()),
         ]
         result["new_day_files"] = held_files
         result["new_day_nodes"] = world.run_results()

@@ -14,6 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from dagster_defs.project import dbt_project
 from dagster_defs.resources import PintelResource
+from pintel.build import production_args
 
 ML_SELECT = "path:models/ml"
 
@@ -60,8 +61,10 @@ def _has_ml_models() -> bool:
     name="warehouse",
 )
 def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, pintel: PintelResource):
-    """``dbt build`` of the warehouse: seeds, staging, intermediate and marts with their tests."""
-    yield from dbt.cli(["build", "--indirect-selection", "cautious", *pintel.dbt_args()], context=context).stream()
+    """``dbt build`` of the warehouse: seeds, staging, intermediate and marts with their data tests (dbt's unit
+    tests are for development and CI: :func:`pintel.build.production_args`)."""
+    args = ["build", *production_args(), "--indirect-selection", "cautious", *pintel.dbt_args()]
+    yield from dbt.cli(args, context=context).stream()
 
 
 DBT_ASSETS: list[dg.AssetsDefinition] = [warehouse_dbt_assets]
@@ -77,6 +80,6 @@ if _has_ml_models():
     )
     def ml_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, pintel: PintelResource):
         """``dbt build`` of the ML models (thin dbt Python models calling pintel) and their contracts."""
-        yield from dbt.cli(["build", *pintel.dbt_args()], context=context).stream()
+        yield from dbt.cli(["build", *production_args(), *pintel.dbt_args()], context=context).stream()
 
     DBT_ASSETS.append(ml_dbt_assets)

