@@ -187,7 +187,11 @@ class EventFactory:
         )
         cum = np.cumsum(weights, axis=1)
         draw = rng.random(len(ev_sess)) * cum[ev_user, -1]
-        choice = (cum[ev_user] < draw[:, None]).sum(axis=1)
+        # How many of the user's cumulative weights lie below the draw, one weight column at a time (a gather
+        # from a small column is cheaper than a (events x kinds) matrix and a row sum).
+        choice = np.zeros(len(draw), np.int64)
+        for column in np.ascontiguousarray(cum.T):
+            choice += column[ev_user] < draw
         type_codes = np.r_[self.code["page_viewed"], self.code["search_performed"], self.feature_codes]
         code = type_codes[np.minimum(choice, len(type_codes) - 1)].astype(np.int16)
         code[pos == 0] = self.code["app_opened"]

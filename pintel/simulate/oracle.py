@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pintel.simulate.dynamics import Draws, State, World, sigmoid
+from pintel.simulate.dynamics import Draws, State, World
 
 
 def oracle_probability(
@@ -50,14 +50,13 @@ def oracle_probabilities(
     touched = np.zeros(n, bool)  # forced activity, or sampled activity on days that feed back
     p_none = np.ones(n)
     p_no_upgrade = np.ones(n)
-    dyn = world.dyn
     for t in range(horizon):
         step = world.step(paths, day + t, Draws.draw(rng, n))
         cancelled |= step.cancel
         touched |= step.forced | (step.feedback & step.active)
         p_none *= np.where(step.feedback, 1.0, 1.0 - step.p_act)
-        p_up = sigmoid(dyn.upgrade_intercept + dyn.upgrade_engagement * paths.e)
-        p_no_upgrade *= np.where(step.p_act > 0, 1.0 - p_up, 1.0)  # p_act > 0 exactly on the days a row stays
+        # p_act > 0 exactly on the days a row stays
+        p_no_upgrade *= np.where(step.p_act > 0, 1.0 - step.p_upgrade_free, 1.0)
     prob = np.where(cancelled, 1.0, np.where(touched, 0.0, p_none))
     out[live] = prob.reshape(len(live_rows), draws).mean(axis=1)
     up_live = 1.0 - p_no_upgrade.reshape(len(live_rows), draws).mean(axis=1)
