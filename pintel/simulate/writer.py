@@ -17,8 +17,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 HOUR_MS = 3_600_000
-# Queued rows of an arrival hour: a table and the indices of its rows (None: all of them, in order).
-Part = tuple[pa.Table, np.ndarray | None]
 MESSAGE_COLUMNS = ("messageId", "type", "event", "userId", "anonymousId", "timestamp", "receivedAt")
 
 
@@ -39,8 +37,35 @@ def to_json_lines(table: pa.Table, payload: str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def _rows(table: pa.Table, rows: np.ndarray | None) -> pa.Table:
-    return table if rows is None else table.take(pa.array(rows))
+class _Source:
+    """One added table as its record batches, so a few rows are taken without concatenating the whole table.
+
+    (``Table.take`` on a table of several chunks concatenates them first: taking each hour's rows separately
+    that way copied the day's table once per arrival hour.)
+    """
+
+    def __init__(self, table: pa.Table):
+        self.batches = table.to_batches()
+        self.offsets = np.cumsum([0] + [b.num_rows for b in self.batches])
+
+    def take(self, rows: np.ndarray) -> pa.Table:
+        """The rows ``rows`` (ascending) as a one-chunk table."""
+        cuts = np.searchsorted(rows, self.offsets[1:-1])
+        pieces = [
+            batch.take(pa.array(part - start))
+            for batch, start, part in zip(self.batches, self.offsets[:-1], np.split(rows, cuts), strict=True)
+            if len(part)
+        ]
+        return pa.Table.from_batches(pieces, schema=self.batches[0].schema).combine_chunks()
+
+
+# Queued rows of an arrival hour: a source and the (ascending) indices of its rows, or a table taken already.
+Part = tuple[_Source, np.ndarray] | tuple[pa.Table, None]
+
+
+def _rows(part: Part) -> pa.Table:
+    source, rows = part
+    return source if rows is None else source.take(rows)
 
 
 class BatchWriter:
@@ -69,6 +94,7 @@ class BatchWriter:
         """
         if table.num_rows == 0:
             return
+        source = _Source(table)
         hour = received_ms // HOUR_MS
         order = np.argsort(hour, kind="stable")
         hour_sorted = hour[order]
@@ -76,7 +102,7 @@ class BatchWriter:
         starts = np.r_[0, bounds]
         ends = np.r_[bounds, len(order)]
         for s, e in zip(starts, ends, strict=True):
-            self.buffer[int(hour_sorted[s]) // self.hours * self.hours].append((table, order[s:e]))
+            self.buffer[int(hour_sorted[s]) // self.hours * self.hours].append((source, order[s:e]))
 
     def flush(self, before_ms: int | None = None) -> None:
         """Write every buffered hour that starts before ``before_ms`` (all of them when None)."""
@@ -85,7 +111,7 @@ class BatchWriter:
                 break
             self._pending.append(self._pool.submit(self._write, hour, self.buffer.pop(hour)))
         for parts in self.buffer.values():
-            parts[:] = [(_rows(table, rows), None) for table, rows in parts]
+            parts[:] = [(_rows(part), None) for part in parts]
         if before_ms is None:
             self.close()
 
@@ -96,7 +122,7 @@ class BatchWriter:
             self.files.append(future.result())
 
     def _write(self, hour: int, parts: list[Part]) -> Path:
-        table = pa.concat_tables([_rows(t, rows) for t, rows in parts])
+        table = pa.concat_tables([_rows(part) for part in parts])
         # Rows keep generation order (deterministic); sorting ~50k rows per file costs more than it gives.
         stamp = np.datetime64(hour * HOUR_MS, "ms").astype("datetime64[h]").item()
         folder = self.root / f"date={stamp:%Y-%m-%d}"
