@@ -37,35 +37,24 @@ def to_json_lines(table: pa.Table, payload: str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-class _Source:
-    """One added table as its record batches, so a few rows are taken without concatenating the whole table.
-
-    (``Table.take`` on a table of several chunks concatenates them first: taking each hour's rows separately
-    that way copied the day's table once per arrival hour.)
-    """
-
-    def __init__(self, table: pa.Table):
-        self.batches = table.to_batches()
-        self.offsets = np.cumsum([0] + [b.num_rows for b in self.batches])
-
-    def take(self, rows: np.ndarray) -> pa.Table:
-        """The rows ``rows`` (ascending) as a one-chunk table."""
-        cuts = np.searchsorted(rows, self.offsets[1:-1])
-        pieces = [
-            batch.take(pa.array(part - start))
-            for batch, start, part in zip(self.batches, self.offsets[:-1], np.split(rows, cuts), strict=True)
-            if len(part)
-        ]
-        return pa.Table.from_batches(pieces, schema=self.batches[0].schema).combine_chunks()
-
-
-# Queued rows of an arrival hour: a source and the (ascending) indices of its rows, or a table taken already.
-Part = tuple[_Source, np.ndarray] | tuple[pa.Table, None]
+# Queued rows of an arrival hour: a one-chunk table and the indices of its rows (None: all of them, in order).
+Part = tuple[pa.Table, np.ndarray | None]
 
 
 def _rows(part: Part) -> pa.Table:
-    source, rows = part
-    return source if rows is None else source.take(rows)
+    table, rows = part
+    return table if rows is None else table.take(pa.array(rows))
+
+
+def _lines_bytes(lines: pa.Array) -> bytes:
+    """``"\\n".join(lines) + "\\n"`` as bytes, straight from the Arrow buffer (no Python string per line)."""
+    if len(lines) == 0:
+        return b"\n"
+    terminated = pc.binary_join_element_wise(lines, "\n", "")
+    offsets = np.frombuffer(terminated.buffers()[1], np.int32)[
+        terminated.offset : terminated.offset + len(terminated) + 1
+    ]
+    return terminated.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
 
 
 class BatchWriter:
@@ -94,7 +83,8 @@ class BatchWriter:
         """
         if table.num_rows == 0:
             return
-        source = _Source(table)
+        # One chunk: ``Table.take`` on several chunks concatenates them first, once per hour taken.
+        table = table.combine_chunks()
         hour = received_ms // HOUR_MS
         order = np.argsort(hour, kind="stable")
         hour_sorted = hour[order]
@@ -102,7 +92,7 @@ class BatchWriter:
         starts = np.r_[0, bounds]
         ends = np.r_[bounds, len(order)]
         for s, e in zip(starts, ends, strict=True):
-            self.buffer[int(hour_sorted[s]) // self.hours * self.hours].append((source, order[s:e]))
+            self.buffer[int(hour_sorted[s]) // self.hours * self.hours].append((table, order[s:e]))
 
     def flush(self, before_ms: int | None = None) -> None:
         """Write every buffered hour that starts before ``before_ms`` (all of them when None)."""
@@ -131,9 +121,9 @@ class BatchWriter:
         folder.mkdir(parents=True, exist_ok=True)
         if self.fmt == "parquet":
             path = folder / "part-0.parquet"
-            pq.write_table(table, path, compression="snappy", write_statistics=True)
+            with pa.OSFile(str(path), "wb") as sink:  # a native file: no filesystem resolution per file
+                pq.write_table(table, sink, compression="snappy", write_statistics=True)
         else:
             path = folder / "part-0.jsonl"
-            lines = to_json_lines(table, self.payload)
-            path.write_text("\n".join(lines.to_pylist()) + "\n")
+            path.write_bytes(_lines_bytes(to_json_lines(table, self.payload)))
         return path
