@@ -9,6 +9,8 @@ streams, so the worlds they leave alone stay byte-identical.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +36,18 @@ from pintel.simulate.truth import write_truth
 from pintel.simulate.writer import BatchWriter
 
 FLAG_STREAM = 5
+
+
+class _Inline:
+    """An executor that runs each job at once (the oracle on the simulating thread)."""
+
+    def submit(self, fn: Callable[[], tuple]) -> Future:
+        future: Future = Future()
+        future.set_result(fn())
+        return future
+
+    def shutdown(self) -> None:
+        pass
 
 
 def _rng(seed: int, stream: int, day: int = 0) -> np.random.Generator:
@@ -121,8 +135,10 @@ class Simulation:
         self.flags = FlagLayer(cfg, self.pop.platform, self.factory, self.start_ms, self.actions)
         self.events = BatchWriter(self.out, "events", cfg.fmt, "properties")
         self.identifies = BatchWriter(self.out, "identifies", cfg.fmt, "traits", hours=24)
-        # The churn oracle's Monte Carlo paths run beside the simulation (see :func:`oracle_job`).
-        self._oracle_pool = ThreadPoolExecutor(max_workers=1)
+        # The churn oracle's Monte Carlo paths run beside the simulation (see :func:`oracle_job`) when a third
+        # core is free: the writer thread has the second, and on two cores a third thread only adds GIL
+        # hand-offs (measured: ~20 % more CPU and no shorter wall time at 2 500 x 90 on a busy 2-core box).
+        self._oracle_pool = ThreadPoolExecutor(max_workers=1) if len(os.sched_getaffinity(0)) >= 3 else _Inline()
         self._oracle: list[Future] = []
 
     # ----------------------------------------------------------------- setup
