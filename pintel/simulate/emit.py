@@ -30,6 +30,7 @@ from pintel.simulate.defects import assign_defects, corrupt, format_timestamps
 from pintel.simulate.dynamics import State, StepOut, sigmoid
 from pintel.simulate.events import DAY_MS, EventFactory, Special
 from pintel.simulate.population import Population
+from pintel.simulate.strings import padded_numbers, repeat_string
 
 PLAN_NAMES = ("free", "starter", "pro", "enterprise")
 VARIANTS = ("control", "treatment")
@@ -327,13 +328,11 @@ class Emitter:
             received,
             props,
         )
-        message_id = pc.binary_join_element_wise(
-            f"{cfg.seed:x}-", pc.utf8_lpad(pc.cast(pa.array(seq), pa.string()), 12, "0"), ""
-        )
+        message_id = padded_numbers(f"{cfg.seed:x}-", seq, 12)
         table = pa.table(
             {
                 "messageId": message_id,
-                "type": pa.array(np.full(m, "track", dtype=object), pa.string()),
+                "type": repeat_string("track", m),
                 "event": event,
                 "userId": user_id,
                 "anonymousId": self.anon_ids.take(pa.array(user)),

@@ -32,6 +32,7 @@ from pintel.simulate.actions import Actions
 from pintel.simulate.config import ERROR_CODES, FLAG_VARIANTS, INCIDENT_AT, PLATFORMS, ROLLOUTS, Rollout, SimConfig
 from pintel.simulate.defects import format_timestamps
 from pintel.simulate.events import DAY_MS, EventFactory
+from pintel.simulate.strings import repeat_string
 
 HOUR_MS = 3_600_000
 EXPOSURE_EVENT = "feature_flag_called"
@@ -345,7 +346,7 @@ class FlagLayer:
         """New messages from their triggers: same user, context and times, id = trigger id + suffix."""
         ids = pc.binary_join_element_wise(rows["messageId"].combine_chunks(), pa.scalar(suffix), "")
         rows = rows.set_column(rows.schema.get_field_index("messageId"), "messageId", ids)
-        rows = rows.set_column(rows.schema.get_field_index("event"), "event", pa.array([event] * rows.num_rows))
+        rows = rows.set_column(rows.schema.get_field_index("event"), "event", repeat_string(event, rows.num_rows))
         return rows.set_column(rows.schema.get_field_index("properties"), "properties", props)
 
     def _hourly(self, tracked: list[tuple[int, FlagSchedule]], rows: _Rows, extra: _Rows) -> None:

@@ -17,9 +17,11 @@ those days.) Reading the paths draws no random number, so the events and the chu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from pintel.simulate.dynamics import Draws, State, World, sigmoid
+from pintel.simulate.dynamics import Draws, State, World
 
 
 def oracle_probability(
@@ -36,30 +38,55 @@ def oracle_probabilities(
 
     The upgrade probability is NaN for rows not on the free plan at ``day`` and 0 for cancelled users.
     """
+    return oracle_job(world, state, rows, day, horizon, draws, rng)()
+
+
+def oracle_job(
+    world: World, state: State, rows: np.ndarray, day: int, horizon: int, draws: int, rng: np.random.Generator
+) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """:func:`oracle_probabilities` as a job to run later: the rows' state is copied now, the paths run then.
+
+    The simulation runs each snapshot's oracle on a worker thread while it goes on with the next days (the
+    paths are a third of a run's work and NumPy releases the GIL); the copy makes the job independent of them.
+    """
     if len(rows) == 0:
-        return np.zeros(0), np.zeros(0)
+        return lambda: (np.zeros(0), np.zeros(0))
     live = ~state.cancelled[rows]
-    out = np.ones(len(rows))  # users who cancelled never come back: churn is certain
-    upgrade = np.where(state.plan[rows] == 0, 0.0, np.nan)
-    live_rows = rows[live]
-    if len(live_rows) == 0 or draws <= 0:
-        return (out, upgrade) if draws > 0 else (np.full(len(rows), np.nan), np.full(len(rows), np.nan))
-    paths = state.take(np.repeat(live_rows, draws))
+    plan = state.plan[rows].copy()
+    start = state.take(rows[live])
+    return lambda: _run_paths(world, start, live, plan, day, horizon, draws, rng)
+
+
+def _run_paths(
+    world: World,
+    start: State,
+    live: np.ndarray,
+    plan: np.ndarray,
+    day: int,
+    horizon: int,
+    draws: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    out = np.ones(len(live))  # users who cancelled never come back: churn is certain
+    upgrade = np.where(plan == 0, 0.0, np.nan)
+    n_live = int(live.sum())
+    if n_live == 0 or draws <= 0:
+        return (out, upgrade) if draws > 0 else (np.full(len(live), np.nan), np.full(len(live), np.nan))
+    paths = start.take(np.repeat(np.arange(n_live), draws))
     n = len(paths.user)
     cancelled = np.zeros(n, bool)
     touched = np.zeros(n, bool)  # forced activity, or sampled activity on days that feed back
     p_none = np.ones(n)
     p_no_upgrade = np.ones(n)
-    dyn = world.dyn
     for t in range(horizon):
         step = world.step(paths, day + t, Draws.draw(rng, n))
         cancelled |= step.cancel
         touched |= step.forced | (step.feedback & step.active)
         p_none *= np.where(step.feedback, 1.0, 1.0 - step.p_act)
-        p_up = sigmoid(dyn.upgrade_intercept + dyn.upgrade_engagement * paths.e)
-        p_no_upgrade *= np.where(step.p_act > 0, 1.0 - p_up, 1.0)  # p_act > 0 exactly on the days a row stays
+        # p_act > 0 exactly on the days a row stays
+        p_no_upgrade *= np.where(step.p_act > 0, 1.0 - step.p_upgrade_free, 1.0)
     prob = np.where(cancelled, 1.0, np.where(touched, 0.0, p_none))
-    out[live] = prob.reshape(len(live_rows), draws).mean(axis=1)
-    up_live = 1.0 - p_no_upgrade.reshape(len(live_rows), draws).mean(axis=1)
-    upgrade[live] = np.where(state.plan[live_rows] == 0, up_live, np.nan)
+    out[live] = prob.reshape(n_live, draws).mean(axis=1)
+    up_live = 1.0 - p_no_upgrade.reshape(n_live, draws).mean(axis=1)
+    upgrade[live] = np.where(plan[live] == 0, up_live, np.nan)
     return out, upgrade

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from pintel.catalog import Catalog
 from pintel.simulate.actions import Actions
@@ -33,6 +32,7 @@ from pintel.simulate.emit import PLAN_NAMES, Emitter, Experiment, Incidents
 from pintel.simulate.flags import ERROR_EVENT, FlagLayer
 from pintel.simulate.plays import PlayTwins
 from pintel.simulate.population import Population
+from pintel.simulate.ranking import roc_auc
 from pintel.simulate.truth_personal import PERSONAL_DEFINITIONS, write_personal_truth
 from pintel.simulate.truth_replay import play_units, rollout_incidents, rollout_manifest, write_replay_truth
 
@@ -456,7 +456,7 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
     ok = ~np.isnan(y) & ~np.isnan(p)
     if ok.sum() < 10 or len(np.unique(y[ok])) < 2:
         return None
-    return float(roc_auc_score(y[ok], p[ok]))
+    return roc_auc(y[ok], p[ok])
 
 
 def _realism(sim, daily, churn_snap, user, day, causal_summary) -> dict:

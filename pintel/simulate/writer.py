@@ -37,6 +37,17 @@ def to_json_lines(table: pa.Table, payload: str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
+def _lines_bytes(lines: pa.Array) -> bytes:
+    """``"\\n".join(lines) + "\\n"`` as bytes, straight from the Arrow buffer (no Python string per line)."""
+    if len(lines) == 0:
+        return b"\n"
+    terminated = pc.binary_join_element_wise(lines, "\n", "")
+    offsets = np.frombuffer(terminated.buffers()[1], np.int32)[
+        terminated.offset : terminated.offset + len(terminated) + 1
+    ]
+    return terminated.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
+
+
 class BatchWriter:
     """Buffers messages per arrival hour and writes each hour once it can no longer receive messages.
 
@@ -55,6 +66,11 @@ class BatchWriter:
         self._pending: list[Future] = []
 
     def add(self, table: pa.Table, received_ms: np.ndarray) -> None:
+        """Queue ``table``'s rows under their arrival hours (a stable sort: rows keep generation order).
+
+        One ``take`` of the whole table, then zero-copy slices: taking each hour's rows separately (on the
+        writer thread) was measured slower at 10M messages, ~90 small takes a day cost more than one large one.
+        """
         if table.num_rows == 0:
             return
         hour = received_ms // HOUR_MS
@@ -91,9 +107,9 @@ class BatchWriter:
         folder.mkdir(parents=True, exist_ok=True)
         if self.fmt == "parquet":
             path = folder / "part-0.parquet"
-            pq.write_table(table, path, compression="snappy", write_statistics=True)
+            with pa.OSFile(str(path), "wb") as sink:  # a native file: no filesystem resolution per file
+                pq.write_table(table, sink, compression="snappy", write_statistics=True)
         else:
             path = folder / "part-0.jsonl"
-            lines = to_json_lines(table, self.payload)
-            path.write_text("\n".join(lines.to_pylist()) + "\n")
+            path.write_bytes(_lines_bytes(to_json_lines(table, self.payload)))
         return path
