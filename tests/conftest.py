@@ -55,15 +55,15 @@ _COMPLETE = ".complete"
 #: few-test, long files then ran last.) A scheduling hint only: a file missing here runs after these, in its usual
 #: order.
 LONGEST_FIRST = (
-    "tests/test_causal_wiring.py",
     "tests/test_dagster_defs.py",
+    "tests/test_causal_wiring.py",
     "tests/test_warehouse.py",
     "tests/test_small_exports.py",
     "tests/test_experiment_wiring.py",
-    "tests/churn/test_dbt_models.py",
-    "tests/incidents/test_dbt_models.py",
     "tests/test_simulate_actions.py",
     "tests/test_ask_questions.py",
+    "tests/incidents/test_dbt_models.py",
+    "tests/churn/test_dbt_models.py",
     "tests/test_simulate.py",
     "tests/decide/test_policy_and_quality.py",
 )
