@@ -31,7 +31,7 @@ import __main__
 from pintel.settings import Settings
 from pintel.simulate import SimConfig, simulate
 from tests.support.landing import manifest_of
-from tests.support.warehouse import settings_for
+from tests.support.warehouse import UNIT_TESTS, settings_for, without_dbt_artifacts
 
 _NO_MAIN_FILE = getattr(__main__, "__spec__", None) is None and not hasattr(__main__, "__file__")
 if _NO_MAIN_FILE and importlib.util.find_spec("pyspark") is not None:
@@ -55,15 +55,15 @@ _COMPLETE = ".complete"
 #: few-test, long files then ran last.) A scheduling hint only: a file missing here runs after these, in its usual
 #: order.
 LONGEST_FIRST = (
-    "tests/test_causal_wiring.py",
     "tests/test_dagster_defs.py",
+    "tests/test_causal_wiring.py",
     "tests/test_warehouse.py",
     "tests/test_small_exports.py",
     "tests/test_experiment_wiring.py",
-    "tests/churn/test_dbt_models.py",
-    "tests/incidents/test_dbt_models.py",
     "tests/test_simulate_actions.py",
     "tests/test_ask_questions.py",
+    "tests/incidents/test_dbt_models.py",
+    "tests/churn/test_dbt_models.py",
     "tests/test_simulate.py",
     "tests/decide/test_policy_and_quality.py",
 )
@@ -117,20 +117,37 @@ def srm_sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return made_once(tmp_path_factory, "sim_srm", lambda out: simulate(SRM, out))
 
 
-def _built(tmp_path_factory: pytest.TempPathFactory, name: str, landing: Path, **selection: list[str]) -> Settings:
+def _built(
+    tmp_path_factory: pytest.TempPathFactory, name: str, landing: Path, lean: bool = False, **selection: list[str]
+) -> Settings:
+    """``lean``: without dbt's unit tests and JSON artifacts (tests.support.warehouse) -- for a warehouse whose
+    target folder nobody reads."""
     from pintel.build import build
 
-    root = made_once(tmp_path_factory, name, lambda path: build(settings_for(path, landing), **selection))
+    def make(path: Path) -> None:
+        if not lean:
+            build(settings_for(path, landing), **selection)
+            return
+        with without_dbt_artifacts():
+            build(settings_for(path, landing), **{**selection, "exclude": [*selection.get("exclude", []), UNIT_TESTS]})
+
+    root = made_once(tmp_path_factory, name, make)
     return settings_for(root, landing)
 
 
 @pytest.fixture(scope="session")
 def small_warehouse(small_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The small world's warehouse proper (seeds, staging, intermediate, marts and their tests; no ML models)."""
+    """The small world's warehouse proper (seeds, staging, intermediate, marts and their tests; no ML models).
+
+    The one build of the suite that runs dbt's unit tests (data-independent: every other build leaves them out),
+    and whose dbt target (the semantic manifest) ``pintel ask`` tests read.
+    """
     return _built(tmp_path_factory, "warehouse_small", small_sim, exclude=["path:models/ml"])
 
 
 @pytest.fixture(scope="session")
 def demo_warehouse(demo_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The demo world's marts that the experiment and causal models read (their lineage, no ML models)."""
-    return _built(tmp_path_factory, "warehouse_demo", demo_sim, select=DEMO_MARTS, exclude=["path:models/ml"])
+    return _built(
+        tmp_path_factory, "warehouse_demo", demo_sim, lean=True, select=DEMO_MARTS, exclude=["path:models/ml"]
+    )

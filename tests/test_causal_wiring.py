@@ -36,7 +36,7 @@ from pintel.causal.evaluate import planted_effect
 from pintel.causal.feature_impact import COLUMNS, SCHEMA, feature_impact_table, impact_status
 from pintel.settings import DBT_PROJECT_DIR, Settings, query
 from pintel.tables import typed_relation
-from tests.support.warehouse import copy_warehouse
+from tests.support.warehouse import copy_warehouse, without_dbt_artifacts
 
 UNUSED = "telepathy"
 #: Refutations for the key feature only: the assertions below are about its row; the other 20 features' refutations
@@ -64,7 +64,8 @@ def warehouse(demo_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory
         con.close()
     # dim_features picks the new feature up; nobody has used it, so no other mart changes.
     selection = ["dim_features", "+causal_feature_impact_served,path:models/ml"]
-    run_dbt(settings, ["build", "--select", *selection, "--indirect-selection", "cautious"])
+    with without_dbt_artifacts():
+        run_dbt(settings, ["build", "--select", *selection, "--indirect-selection", "cautious"])
     return settings, settings.landing / "ground_truth"
 
 

@@ -29,7 +29,7 @@ from pintel.ingest.landing import load_landing
 from pintel.settings import DBT_PROJECT_DIR, Settings, query
 from pintel.tables import typed_relation
 from tests.support.landing import manifest_of
-from tests.support.warehouse import copy_warehouse, settings_for
+from tests.support.warehouse import NO_UNIT_TESTS, copy_warehouse, settings_for, without_dbt_artifacts
 
 #: The experiment models and their ML-folder inputs (the marts come from the shared warehouse or are built here).
 EXPERIMENT_MODELS = "+experiment_results_served,path:models/ml"
@@ -39,7 +39,8 @@ EXPERIMENT_MODELS = "+experiment_results_served,path:models/ml"
 def healthy(demo_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
     """The demo world (conftest): its shared marts, copied, with the experiment models built on top."""
     settings = copy_warehouse(demo_warehouse, tmp_path_factory.mktemp("experiment_healthy"))
-    run_dbt(settings, ["build", "--select", EXPERIMENT_MODELS, "--indirect-selection", "cautious"])
+    with without_dbt_artifacts():
+        run_dbt(settings, ["build", "--select", EXPERIMENT_MODELS, "--indirect-selection", "cautious"])
     return settings, manifest_of(settings.landing)
 
 
@@ -48,7 +49,9 @@ def srm(srm_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settin
     """The same world with the planted loss: its own warehouse, the experiment lineage only."""
     settings = settings_for(tmp_path_factory.mktemp("experiment_srm"), srm_sim)
     load_landing(settings.landing, settings.warehouse)
-    run_dbt(settings, ["build", "--select", "+experiment_results_served", "--indirect-selection", "cautious"])
+    select = ["--select", "+experiment_results_served", "--indirect-selection", "cautious", *NO_UNIT_TESTS]
+    with without_dbt_artifacts():
+        run_dbt(settings, ["build", *select])
     return settings, manifest_of(settings.landing)
 
 

@@ -26,7 +26,7 @@ from pintel.ingest.landing import load_landing
 from pintel.quality.freshness import source_freshness
 from pintel.settings import Settings, connect, query
 from tests.support.feeds import feed_frame, now_hour, write_feed
-from tests.support.warehouse import settings_for
+from tests.support.warehouse import settings_for, without_dbt_artifacts
 
 LINEAGE = ["+metric_incidents_served"]
 
@@ -34,7 +34,8 @@ LINEAGE = ["+metric_incidents_served"]
 def _build(settings: Settings, select: list[str] = LINEAGE) -> None:
     """Load, then seeds and models of ``select`` in one dbt invocation (no dbt tests: see the docstring)."""
     load_landing(settings.landing, settings.warehouse)
-    run_dbt(settings, ["build", "--select", *select, "--resource-type", "seed", "--resource-type", "model"])
+    with without_dbt_artifacts():
+        run_dbt(settings, ["build", "--select", *select, "--resource-type", "seed", "--resource-type", "model"])
 
 
 def _feed(settings: Settings) -> dict:

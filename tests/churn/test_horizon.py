@@ -21,6 +21,7 @@ from pintel.churn import warehouse as wh
 from pintel.churn.evaluate import early_flag_rows, early_flag_share
 from pintel.ingest.landing import load_landing
 from pintel.settings import Settings, query
+from tests.support.warehouse import NO_UNIT_TESTS, without_dbt_artifacts
 
 HORIZON = 14
 SELECT = ["+ml_churn_metrics", "+ml_churn_monitoring"]
@@ -36,7 +37,11 @@ def built(small_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         mp.setenv("PINTEL_REPORTS", str(settings.reports))
         load_landing(settings.landing, settings.warehouse)
         horizon = json.dumps({"churn_horizon_days": HORIZON})
-        run_dbt(settings, ["build", "--select", *SELECT, "--indirect-selection", "cautious", "--vars", horizon])
+        with without_dbt_artifacts():
+            run_dbt(
+                settings,
+                ["build", "--select", *SELECT, "--indirect-selection", "cautious", "--vars", horizon, *NO_UNIT_TESTS],
+            )
 
     def read(sql: str) -> pd.DataFrame:
         return query(settings.warehouse, sql)

@@ -1,7 +1,7 @@
 """Behavioural segments end to end: simulator -> warehouse -> dbt models -> served contract, against the personas.
 
-The warehouse is built once for the module from the shared small simulation (1 000 users x 90 days, seed 5),
-selecting only the segment models and what they need.
+The shared small warehouse (tests/conftest.py: 1 000 users x 90 days, seed 5; its marts built from the shared
+simulation) is copied once for the module, and the segment models are built on it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from pintel.build import build, run_dbt
 from pintel.segments import assign_segments, discover_segments, segment_agreement, segment_stability
 from pintel.settings import Settings, query
+from tests.support.warehouse import copy_warehouse, without_dbt_artifacts
 
 SERVED_TYPES = {
     "user_id": "VARCHAR",
@@ -26,12 +27,10 @@ SERVED_TYPES = {
 
 
 @pytest.fixture(scope="module")
-def built(small_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    root = tmp_path_factory.mktemp("segments")
-    settings = Settings(
-        home=root, landing=small_sim, warehouse=root / "pintel.duckdb", dbt_target="duckdb", reports=root / "reports"
-    )
-    build(settings, select=["+user_segments_served", "+dim_users"])  # raises if a model or a dbt test fails
+def built(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = copy_warehouse(small_warehouse, tmp_path_factory.mktemp("segments"))
+    with without_dbt_artifacts():  # raises if a model or a dbt test fails
+        build(settings, select=["+user_segments_served,path:models/ml"])
     return settings
 
 
@@ -72,7 +71,8 @@ def test_segments_recover_the_planted_personas(first_run: dict[str, pd.DataFrame
 
 
 def test_ids_are_stable_when_the_models_run_again(built: Settings, first_run: dict[str, pd.DataFrame]) -> None:
-    run_dbt(built, ["build", "--select", "user_segment_centroids+"])  # reads its own previous centroids
+    with without_dbt_artifacts():
+        run_dbt(built, ["build", "--select", "user_segment_centroids+"])  # reads its own previous centroids
     again = query(built.warehouse, "select * from ml.user_segments_served")
     merged = first_run["segments"].merge(again, on="user_id", suffixes=("_1", "_2"))
     assert len(merged) == len(again) == len(first_run["segments"])

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from pintel.settings import Settings
 
@@ -26,3 +30,25 @@ def copy_warehouse(shared: Settings, root: Path) -> Settings:
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy2(shared.warehouse, root / "pintel.duckdb")
     return settings_for(root, shared.landing, dbt_vars=shared.dbt_vars)
+
+
+#: An ``--exclude`` selector for dbt's unit tests. They are data-independent (their inputs are fixed rows in the
+#: yml), so the suite runs them once, in the shared small warehouse's build (tests/conftest.py), and leaves them
+#: out of every other build of the SQL layer (~2.5 CPU s each).
+UNIT_TESTS = "resource_type:unit_test"
+#: The same for a ``dbt build`` command line given to :func:`pintel.build.run_dbt`.
+NO_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
+
+
+@contextmanager
+def without_dbt_artifacts() -> Iterator[None]:
+    """dbt invocations inside skip writing ``manifest.json``, ``run_results.json`` and ``semantic_manifest.json``.
+
+    Writing them costs ~4 CPU s per invocation (two ~3 MB JSON dumps of the whole project), a fifth of a small
+    rebuild. For builds whose tests read only the warehouse; not where ``pintel ask`` (the semantic manifest),
+    ``dbt docs`` or Dagster read the target folder. dbt's own ``DBT_WRITE_JSON`` flag (``--no-write-json``);
+    the partial-parse file is still written, so later invocations still parse partially.
+    """
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DBT_WRITE_JSON", "false")
+        yield
