@@ -31,7 +31,7 @@ import __main__
 from pintel.settings import Settings
 from pintel.simulate import SimConfig, simulate
 from tests.support.landing import manifest_of
-from tests.support.warehouse import UNIT_TESTS, settings_for, without_dbt_artifacts
+from tests.support.warehouse import settings_for, without_dbt_artifacts
 
 _NO_MAIN_FILE = getattr(__main__, "__spec__", None) is None and not hasattr(__main__, "__file__")
 if _NO_MAIN_FILE and importlib.util.find_spec("pyspark") is not None:
@@ -120,8 +120,9 @@ def srm_sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _built(
     tmp_path_factory: pytest.TempPathFactory, name: str, landing: Path, lean: bool = False, **selection: list[str]
 ) -> Settings:
-    """``lean``: without dbt's unit tests and JSON artifacts (tests.support.warehouse) -- for a warehouse whose
-    target folder nobody reads."""
+    """``lean``: without dbt's JSON artifacts (tests.support.warehouse) -- for a warehouse whose target folder
+    nobody reads. No build here runs dbt's unit tests (a production build leaves them out: tests/test_dbt_unit_tests.py
+    runs each once)."""
     from pintel.build import build
 
     def make(path: Path) -> None:
@@ -129,7 +130,7 @@ def _built(
             build(settings_for(path, landing), **selection)
             return
         with without_dbt_artifacts():
-            build(settings_for(path, landing), **{**selection, "exclude": [*selection.get("exclude", []), UNIT_TESTS]})
+            build(settings_for(path, landing), **selection)
 
     root = made_once(tmp_path_factory, name, make)
     return settings_for(root, landing)
@@ -139,8 +140,7 @@ def _built(
 def small_warehouse(small_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The small world's warehouse proper (seeds, staging, intermediate, marts and their tests; no ML models).
 
-    The one build of the suite that runs dbt's unit tests (data-independent: every other build leaves them out),
-    and whose dbt target (the semantic manifest) ``pintel ask`` tests read.
+    Its dbt target (the semantic manifest) is what the ``pintel ask`` tests read.
     """
     return _built(tmp_path_factory, "warehouse_small", small_sim, exclude=["path:models/ml"])
 

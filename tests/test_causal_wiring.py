@@ -31,7 +31,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pintel.build import run_dbt
+from pintel.build import production_args, run_dbt
 from pintel.causal.evaluate import planted_effect
 from pintel.causal.feature_impact import COLUMNS, SCHEMA, feature_impact_table, impact_status
 from pintel.settings import DBT_PROJECT_DIR, Settings, query
@@ -65,7 +65,7 @@ def warehouse(demo_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory
     # dim_features picks the new feature up; nobody has used it, so no other mart changes.
     selection = ["dim_features", "+causal_feature_impact_served,path:models/ml"]
     with without_dbt_artifacts():
-        run_dbt(settings, ["build", "--select", *selection, "--indirect-selection", "cautious"])
+        run_dbt(settings, ["build", *production_args(), "--select", *selection, "--indirect-selection", "cautious"])
     return settings, settings.landing / "ground_truth"
 
 

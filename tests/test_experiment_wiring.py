@@ -23,13 +23,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from pintel.build import run_dbt
+from pintel.build import production_args, run_dbt
 from pintel.experiments.readout import COLUMNS, SCHEMA, experiment_results_table
 from pintel.ingest.landing import load_landing
 from pintel.settings import DBT_PROJECT_DIR, Settings, query
 from pintel.tables import typed_relation
 from tests.support.landing import manifest_of
-from tests.support.warehouse import NO_UNIT_TESTS, copy_warehouse, settings_for, without_dbt_artifacts
+from tests.support.warehouse import copy_warehouse, settings_for, without_dbt_artifacts
 
 #: The experiment models and their ML-folder inputs (the marts come from the shared warehouse or are built here).
 EXPERIMENT_MODELS = "+experiment_results_served,path:models/ml"
@@ -40,7 +40,8 @@ def healthy(demo_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) 
     """The demo world (conftest): its shared marts, copied, with the experiment models built on top."""
     settings = copy_warehouse(demo_warehouse, tmp_path_factory.mktemp("experiment_healthy"))
     with without_dbt_artifacts():
-        run_dbt(settings, ["build", "--select", EXPERIMENT_MODELS, "--indirect-selection", "cautious"])
+        build = ["build", *production_args(), "--select", EXPERIMENT_MODELS, "--indirect-selection", "cautious"]
+        run_dbt(settings, build)
     return settings, manifest_of(settings.landing)
 
 
@@ -49,7 +50,7 @@ def srm(srm_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settin
     """The same world with the planted loss: its own warehouse, the experiment lineage only."""
     settings = settings_for(tmp_path_factory.mktemp("experiment_srm"), srm_sim)
     load_landing(settings.landing, settings.warehouse)
-    select = ["--select", "+experiment_results_served", "--indirect-selection", "cautious", *NO_UNIT_TESTS]
+    select = ["--select", "+experiment_results_served", "--indirect-selection", "cautious", *production_args()]
     with without_dbt_artifacts():
         run_dbt(settings, ["build", *select])
     return settings, manifest_of(settings.landing)

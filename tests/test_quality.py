@@ -34,7 +34,7 @@ from pintel.quality import (
 )
 from pintel.settings import DBT_PROJECT_DIR, query
 from pintel.simulate import SimConfig, simulate
-from tests.support.warehouse import UNIT_TESTS, settings_for, without_dbt_artifacts
+from tests.support.warehouse import settings_for, without_dbt_artifacts
 
 WAREHOUSE_SQL = """
 create schema raw;
@@ -357,7 +357,7 @@ def test_fct_events_gate_follows_the_clock_skew_tolerance_the_build_used(tmp_pat
     manifest = simulate(SimConfig(users=150, days=14, seed=8, defect_rate=0.05, incidents=False), tmp_path / "landing")
     settings = settings_for(tmp_path, tmp_path / "landing").with_vars(future_tolerance_minutes=200 * 24 * 60)
     with without_dbt_artifacts():
-        build(settings, select=["+fct_events", "+int_events_quarantined"], exclude=[UNIT_TESTS])
+        build(settings, select=["+fct_events", "+int_events_quarantined"])
     counts = query(
         settings.warehouse,
         "select (select count(*) from marts.fct_events where event_at > received_at + interval 1 hour) as ahead, "

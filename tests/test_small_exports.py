@@ -14,8 +14,8 @@ CPU dbt's fixed cost per node), so the cases are chosen to cover every condition
 
 The last two build the SQL layer whole and, of the ML models, the segments (the one guard whose outcome differs
 between the cases: too few users, then enough on a single event name) and the status models; the other ML
-models' guards on tiny data are the first case's. dbt's unit tests (data-independent) run in the shared small
-warehouse's build, not here.
+models' guards on tiny data are the first case's. dbt's unit tests (data-independent) are left out of every
+production build; tests/test_dbt_unit_tests.py runs them.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from click.testing import CliRunner
 from pintel.cli import main
 from pintel.digest import build_digest
 from tests.support.exports import EVERYDAY, START, Export, export_frame, ingest_args, write_export
-from tests.support.warehouse import UNIT_TESTS, without_dbt_artifacts
+from tests.support.warehouse import without_dbt_artifacts
 
 GUARDED = {
     "user_segment_centroids",
@@ -125,7 +125,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     assert landed.exit_code == 0, landed.output
     warehouse = root / "wh" / "pintel.duckdb"
     env = {"PINTEL_REPORTS": str(root / "reports")}
-    args = ["build", "--warehouse", str(warehouse), "--landing", str(root / "landing"), "--exclude", UNIT_TESTS]
+    args = ["build", "--warehouse", str(warehouse), "--landing", str(root / "landing")]
     for selector in CASES[name][2] or ():
         args += ["--select", selector]
     with without_dbt_artifacts():
@@ -196,7 +196,7 @@ def test_a_rebuild_keeps_the_last_good_output_marked_stale(tmp_path: Path) -> No
     settings = settings_for(tmp_path, landing)
     select = ["+user_segment_centroids", "user_segments", "ml_model_runs", "ml_model_status"]
     with without_dbt_artifacts():  # the other ML models are not built: ml_model_runs reports what ran
-        build(settings, select=select, exclude=[UNIT_TESTS])
+        build(settings, select=select)
     before = _query(settings.warehouse, "select * from ml.ml_model_status where model_name = 'user_segment_centroids'")
     assert before["status"].tolist() == ["ok"]
     centroids = _query(settings.warehouse, "select * from ml.user_segment_centroids")
@@ -205,7 +205,7 @@ def test_a_rebuild_keeps_the_last_good_output_marked_stale(tmp_path: Path) -> No
     later = Export("later", users=1, days=3, seed=2, start=START + dt.timedelta(days=90))
     assert runner.invoke(main, ingest_args(write_export(later, tmp_path / "export"), landing)).exit_code == 0
     with without_dbt_artifacts():
-        build(settings, select=select, exclude=[UNIT_TESTS])
+        build(settings, select=select)
     after = _query(settings.warehouse, "select * from ml.ml_model_status where model_name = 'user_segment_centroids'")
     assert after["status"].tolist() == ["stale"] and "kept the last good output" in after["reason"].iloc[0]
     assert after["last_ok_at"].iloc[0] == before["last_ok_at"].iloc[0]

@@ -16,7 +16,7 @@ from pintel.ingest.landing import load_landing
 from pintel.settings import Settings, query
 from pintel.simulate import DEFECT_REASONS, SimConfig, simulate
 from tests.support.landing import copy_landing, landing_days
-from tests.support.warehouse import UNIT_TESTS, copy_warehouse, settings_for, without_dbt_artifacts
+from tests.support.warehouse import copy_warehouse, settings_for, without_dbt_artifacts
 
 MART_TABLES = (
     "marts.fct_events",
@@ -35,12 +35,12 @@ MART_TABLES = (
 
 def build(settings: Settings, *select: str):
     """The warehouse proper (the ML models have their own tests and need more history than these fixtures), or
-    only the lineage of ``select`` when a test reads just those models. Without dbt's unit tests (the shared
-    small warehouse runs them) and JSON artifacts (no test here reads them)."""
+    only the lineage of ``select`` when a test reads just those models. Without dbt's JSON artifacts (no test
+    here reads them); like every production build, without dbt's unit tests (tests/test_dbt_unit_tests.py)."""
     with without_dbt_artifacts():
         if select:
-            return _build(settings, select=[f"+{model}" for model in select], exclude=[UNIT_TESTS])
-        return _build(settings, exclude=["path:models/ml", UNIT_TESTS])
+            return _build(settings, select=[f"+{model}" for model in select], exclude=None)
+        return _build(settings, exclude=["path:models/ml"])
 
 
 def _settings(root: Path, landing: Path) -> Settings:

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pintel.build import run_dbt
+from pintel.build import production_args, run_dbt
 from pintel.churn import EmptySnapshotError, load_model_from_registry
 from pintel.churn import dbt_models as glue
 from pintel.churn import warehouse as wh
@@ -29,7 +29,7 @@ from pintel.churn.schemas import METRICS_SCHEMA, MONITORING_SCHEMA, PREDICTION_S
 from pintel.ingest.landing import load_landing
 from pintel.settings import DBT_PROJECT_DIR, Settings, query
 from pintel.simulate import SimConfig, simulate
-from tests.support.warehouse import NO_UNIT_TESTS, without_dbt_artifacts
+from tests.support.warehouse import without_dbt_artifacts
 
 SIM = SimConfig(users=1200, days=120, seed=11)
 CUT = "2025-03-27"  # the truncated landing holds the partitions received before this day
@@ -58,7 +58,7 @@ def _copy_partitions(full: Path, landing: Path, keep) -> None:
 def _build(settings: Settings) -> None:
     """``pintel build`` of the churn lineage (the loader also lands the evaluation-only truth table)."""
     load_landing(settings.landing, settings.warehouse)
-    run_dbt(settings, ["build", "--select", *CHURN_SELECT, "--indirect-selection", "cautious", *NO_UNIT_TESTS])
+    run_dbt(settings, ["build", "--select", *CHURN_SELECT, "--indirect-selection", "cautious", *production_args()])
 
 
 def _sorted(frame: pd.DataFrame, keys=("user_id", "snapshot_date")) -> pd.DataFrame:
@@ -119,7 +119,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
         #    snapshot to score is a dim_dates column, so the calendar is rebuilt with the var.
         stale_vars = json.dumps({"churn_scoring_snapshot_date": EMPTY_SNAPSHOT})
         stale = ["--select", "dim_dates", "churn_predictions", "churn_scores", "--indirect-selection", "cautious"]
-        run_dbt(settings, ["build", *stale, "--vars", stale_vars, *NO_UNIT_TESTS])
+        run_dbt(settings, ["build", *stale, "--vars", stale_vars, *production_args()])
         for name in wh.VERSIONS:
             out[f"stale_predictions:{name}"] = query(settings.warehouse, f"select * from {PREDICTIONS[name]}")
             out[f"stale_scores:{name}"] = query(settings.warehouse, f"select * from {SCORES[name]}")

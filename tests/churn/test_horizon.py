@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pintel.build import run_dbt
+from pintel.build import production_args, run_dbt
 from pintel.churn import warehouse as wh
 from pintel.churn.evaluate import early_flag_rows, early_flag_share
 from pintel.ingest.landing import load_landing
 from pintel.settings import Settings, query
-from tests.support.warehouse import NO_UNIT_TESTS, without_dbt_artifacts
+from tests.support.warehouse import without_dbt_artifacts
 
 HORIZON = 14
 SELECT = ["+ml_churn_metrics", "+ml_churn_monitoring"]
@@ -38,10 +38,8 @@ def built(small_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         load_landing(settings.landing, settings.warehouse)
         horizon = json.dumps({"churn_horizon_days": HORIZON})
         with without_dbt_artifacts():
-            run_dbt(
-                settings,
-                ["build", "--select", *SELECT, "--indirect-selection", "cautious", "--vars", horizon, *NO_UNIT_TESTS],
-            )
+            args = ["--select", *SELECT, "--indirect-selection", "cautious", "--vars", horizon]
+            run_dbt(settings, ["build", *production_args(), *args])
 
     def read(sql: str) -> pd.DataFrame:
         return query(settings.warehouse, sql)

@@ -32,14 +32,6 @@ def copy_warehouse(shared: Settings, root: Path) -> Settings:
     return settings_for(root, shared.landing, dbt_vars=shared.dbt_vars)
 
 
-#: An ``--exclude`` selector for dbt's unit tests. They are data-independent (their inputs are fixed rows in the
-#: yml), so the suite runs them once, in the shared small warehouse's build (tests/conftest.py), and leaves them
-#: out of every other build of the SQL layer (~2.5 CPU s each).
-UNIT_TESTS = "resource_type:unit_test"
-#: The same for a ``dbt build`` command line given to :func:`pintel.build.run_dbt`.
-NO_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
-
-
 @contextmanager
 def without_dbt_artifacts() -> Iterator[None]:
     """dbt invocations inside skip writing ``manifest.json``, ``run_results.json`` and ``semantic_manifest.json``.
