@@ -31,7 +31,7 @@ import __main__
 from pintel.settings import Settings
 from pintel.simulate import SimConfig, simulate
 from tests.support.landing import manifest_of
-from tests.support.warehouse import settings_for, without_dbt_artifacts
+from tests.support.warehouse import SQL_LAYER_TESTS, settings_for, without_dbt_artifacts
 
 _NO_MAIN_FILE = getattr(__main__, "__spec__", None) is None and not hasattr(__main__, "__file__")
 if _NO_MAIN_FILE and importlib.util.find_spec("pyspark") is not None:
@@ -120,17 +120,19 @@ def srm_sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _built(
     tmp_path_factory: pytest.TempPathFactory, name: str, landing: Path, lean: bool = False, **selection: list[str]
 ) -> Settings:
-    """``lean``: without dbt's JSON artifacts (tests.support.warehouse) -- for a warehouse whose target folder
-    nobody reads. No build here runs dbt's unit tests (a production build leaves them out: tests/test_dbt_unit_tests.py
-    runs each once)."""
+    """``lean``: without dbt's JSON artifacts and the SQL layer's data tests (tests.support.warehouse) -- for
+    marts that are only the lineage of ML models under test, in a warehouse whose target folder nobody reads.
+    No build here runs dbt's unit tests (a production build leaves them out; tests/test_dbt_unit_tests.py runs
+    each once)."""
     from pintel.build import build
 
     def make(path: Path) -> None:
         if not lean:
             build(settings_for(path, landing), **selection)
             return
+        lineage = {**selection, "exclude": [*selection.get("exclude", []), *SQL_LAYER_TESTS]}
         with without_dbt_artifacts():
-            build(settings_for(path, landing), **selection)
+            build(settings_for(path, landing), **lineage)
 
     root = made_once(tmp_path_factory, name, make)
     return settings_for(root, landing)

@@ -29,7 +29,7 @@ from pintel.ingest.landing import load_landing
 from pintel.settings import DBT_PROJECT_DIR, Settings, query
 from pintel.tables import typed_relation
 from tests.support.landing import manifest_of
-from tests.support.warehouse import copy_warehouse, settings_for, without_dbt_artifacts
+from tests.support.warehouse import SQL_LAYER_TESTS, copy_warehouse, settings_for, without_dbt_artifacts
 
 #: The experiment models and their ML-folder inputs (the marts come from the shared warehouse or are built here).
 EXPERIMENT_MODELS = "+experiment_results_served,path:models/ml"
@@ -51,6 +51,7 @@ def srm(srm_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settin
     settings = settings_for(tmp_path_factory.mktemp("experiment_srm"), srm_sim)
     load_landing(settings.landing, settings.warehouse)
     select = ["--select", "+experiment_results_served", "--indirect-selection", "cautious", *production_args()]
+    select += ["--exclude", *SQL_LAYER_TESTS]  # the marts are lineage here
     with without_dbt_artifacts():
         run_dbt(settings, ["build", *select])
     return settings, manifest_of(settings.landing)

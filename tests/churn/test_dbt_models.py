@@ -29,7 +29,7 @@ from pintel.churn.schemas import METRICS_SCHEMA, MONITORING_SCHEMA, PREDICTION_S
 from pintel.ingest.landing import load_landing
 from pintel.settings import DBT_PROJECT_DIR, Settings, query
 from pintel.simulate import SimConfig, simulate
-from tests.support.warehouse import without_dbt_artifacts
+from tests.support.warehouse import SQL_LAYER_TESTS, without_dbt_artifacts
 
 SIM = SimConfig(users=1200, days=120, seed=11)
 CUT = "2025-03-27"  # the truncated landing holds the partitions received before this day
@@ -58,7 +58,8 @@ def _copy_partitions(full: Path, landing: Path, keep) -> None:
 def _build(settings: Settings) -> None:
     """``pintel build`` of the churn lineage (the loader also lands the evaluation-only truth table)."""
     load_landing(settings.landing, settings.warehouse)
-    run_dbt(settings, ["build", "--select", *CHURN_SELECT, "--indirect-selection", "cautious", *production_args()])
+    lineage = ["--select", *CHURN_SELECT, "--indirect-selection", "cautious", "--exclude", *SQL_LAYER_TESTS]
+    run_dbt(settings, ["build", *production_args(), *lineage])
 
 
 def _sorted(frame: pd.DataFrame, keys=("user_id", "snapshot_date")) -> pd.DataFrame:

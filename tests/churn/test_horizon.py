@@ -21,7 +21,7 @@ from pintel.churn import warehouse as wh
 from pintel.churn.evaluate import early_flag_rows, early_flag_share
 from pintel.ingest.landing import load_landing
 from pintel.settings import Settings, query
-from tests.support.warehouse import without_dbt_artifacts
+from tests.support.warehouse import SQL_LAYER_TESTS, without_dbt_artifacts
 
 HORIZON = 14
 SELECT = ["+ml_churn_metrics", "+ml_churn_monitoring"]
@@ -39,6 +39,7 @@ def built(small_sim: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         horizon = json.dumps({"churn_horizon_days": HORIZON})
         with without_dbt_artifacts():
             args = ["--select", *SELECT, "--indirect-selection", "cautious", "--vars", horizon]
+            args += ["--exclude", *SQL_LAYER_TESTS]
             run_dbt(settings, ["build", *production_args(), *args])
 
     def read(sql: str) -> pd.DataFrame:

@@ -32,6 +32,13 @@ def copy_warehouse(shared: Settings, root: Path) -> Settings:
     return settings_for(root, shared.landing, dbt_vars=shared.dbt_vars)
 
 
+#: ``--exclude`` selectors for dbt's data tests of the SQL layer (sources, staging, intermediate, marts), for builds
+#: that make the marts only as the lineage of the ML models under test. The SQL layer's tests run where the SQL
+#: layer is what is tested: the shared small warehouse, tests/test_warehouse.py, the tiny exports and the Dagster
+#: job; on the ML tests' worlds they would check the same rules again (~0.2 CPU s per test and world).
+SQL_LAYER_TESTS = [f"resource_type:test,path:models/{layer}" for layer in ("staging", "intermediate", "marts")]
+
+
 @contextmanager
 def without_dbt_artifacts() -> Iterator[None]:
     """dbt invocations inside skip writing ``manifest.json``, ``run_results.json`` and ``semantic_manifest.json``.
