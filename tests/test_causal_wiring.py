@@ -42,7 +42,7 @@ UNUSED = "telepathy"
 #: Refutations for the key feature only: the assertions below are about its row; the other 20 features' refutations
 #: are the same code on other columns (and the glue tests refute with refute="key" too). It keeps the model's cost
 #: at the demo world's size near what the full refutations cost at 3 000 users.
-VARS = {"causal_refute": "key"}
+VARS = {"causal_refute": "key", "causal_n_folds": 3}
 
 
 @pytest.fixture(scope="module")
