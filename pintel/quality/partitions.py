@@ -4,7 +4,8 @@ GX validates a pandas frame, and a frame grows with the event log: ~0.35 GiB of 
 ``fct_events`` (the frame, GX's whole-frame hash for the batch fingerprint, ``dropna`` copies), ~14 GiB at 40M
 events. A suite that declares its SELECT (:attr:`SuiteSpec.sql`) and returns more than ``batch_rows`` rows is read
 and validated instead in ``k = ceil(rows / batch_rows)`` partitions, ``where hash(key) % k = i`` in DuckDB, one at a
-time (the read-only connection is closed while GX computes, as for a whole frame). Then every expectation's
+time (the read-only connection is closed while GX computes, as for a whole frame; one scan per pass writes the
+partitions to a temporary Parquet folder they are read back from). Then every expectation's
 per-partition results are merged and **GX itself judges the merged metrics**: the expectation's own ``_validate``
 gets the summed ``table.row_count``, unexpected, null and filtered counts and the first
 ``partial_unexpected_count`` samples, so verdicts, ``mostly``, percentages and the vacuous-truth rule are GX's,
@@ -31,8 +32,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -131,13 +134,35 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def partition_sql(sql: str, columns: Sequence[str], key: Sequence[str], partitions: int, partition: int) -> str:
-    """Partition ``partition`` of ``partitions`` of the loader's SELECT: rows whose key hashes to it, ``columns`` only.
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
-    DuckDB's ``hash`` of equal values is equal (NULLs included), so every row sharing a key lands in one partition."""
+
+PARTITION_COLUMN = "pintel_partition"
+
+
+def split_sql(sql: str, columns: Sequence[str], key: Sequence[str], partitions: int, folder: Path) -> str:
+    """One scan of the loader's SELECT writing its ``columns`` to Parquet under ``folder``, one Hive partition per
+    ``hash(key) % partitions``.
+
+    DuckDB's ``hash`` of equal values is equal (NULLs included), so every row sharing a key lands in one partition.
+    One scan per pass, not one per partition: re-running the SELECT per partition would cost ``k`` table scans
+    (measured at 1M rows, 0.5 s each against 0.07 s per partition read back), quadratic in the table's size."""
     select = ", ".join(_identifier(c) for c in columns)
     hashed = ", ".join(_identifier(c) for c in key)
-    return f"select {select} from ({sql}) as suite_rows where hash({hashed}) % {int(partitions)} = {int(partition)}"
+    return (
+        f"copy (select {select}, hash({hashed}) % {int(partitions)} as {PARTITION_COLUMN} from ({sql}) as suite_rows)"
+        f" to {_literal(folder)} (format parquet, partition_by ({PARTITION_COLUMN}))"
+    )
+
+
+def read_sql(sql: str, columns: Sequence[str], folder: Path, partition: int) -> str:
+    """Partition ``partition`` as :func:`split_sql` wrote it (a partition no row hashed to: no rows, same columns)."""
+    select = ", ".join(_identifier(c) for c in columns)
+    part = folder / f"{PARTITION_COLUMN}={int(partition)}"
+    if not part.exists():
+        return f"select {select} from ({sql}) as suite_rows where false"
+    return f"select {select} from read_parquet({_literal(part / '*.parquet')})"
 
 
 def _merged(
@@ -197,9 +222,13 @@ def validate_partitioned(
     parameters: Mapping[str, Any] | None,
     result_format: Mapping[str, Any],
     run_id: RunIdentifier,
+    spill_folder: Path,
 ) -> ExpectationSuiteValidationResult:
     """Validate ``definition``'s suite on ``sql`` (``rows`` rows) in partitions of ~``batch_rows``; store and return
-    ONE merged suite result, as :meth:`ValidationDefinition.run` does for a whole frame (Data Docs show one run)."""
+    ONE merged suite result, as :meth:`ValidationDefinition.run` does for a whole frame (Data Docs show one run).
+
+    Each pass's partitions are written once to Parquet in a temporary folder under ``spill_folder`` (removed
+    after the pass; about the size of those columns in the warehouse, ~31 MB per million ``fct_events`` rows)."""
     from great_expectations.core import ExpectationSuiteValidationResult
     from great_expectations.core.validation_definition import DATAFRAME_REPLACEMENT_STR
     from great_expectations.validator.v1_validator import Validator
@@ -212,22 +241,27 @@ def validate_partitioned(
     k = max(1, math.ceil(rows / batch_rows))
     per_expectation: dict[int, list[ExpectationValidationResult]] = {p: [] for p in range(len(configs))}
     validator = last = None
+    spill_folder.mkdir(parents=True, exist_ok=True)
     for step in passes:
         subset = SimpleNamespace(
             name=definition.suite.name, expectation_configurations=[configs[p] for p in step.positions]
         )
-        for partition in range(k):
+        with tempfile.TemporaryDirectory(prefix="pintel-dq-", dir=spill_folder) as tmp:
+            folder = Path(tmp) / "partitions"
             with open_read_only() as con:
-                frame = query(con, partition_sql(sql, step.columns, step.key, k, partition))
-            validator = Validator(
-                batch_definition=definition.batch_definition,
-                batch_parameters={"dataframe": frame},
-                result_format=dict(result_format),
-            )
-            last = validator.validate_expectation_suite(subset, parameters)  # type: ignore[arg-type]
-            for position, result in zip(step.positions, last.results, strict=True):
-                per_expectation[position].append(result)
-            del frame
+                con.execute(split_sql(sql, step.columns, step.key, k, folder))
+            for partition in range(k):
+                with open_read_only() as con:
+                    frame = query(con, read_sql(sql, step.columns, folder, partition))
+                validator = Validator(
+                    batch_definition=definition.batch_definition,
+                    batch_parameters={"dataframe": frame},
+                    result_format=dict(result_format),
+                )
+                last = validator.validate_expectation_suite(subset, parameters)  # type: ignore[arg-type]
+                for position, result in zip(step.positions, last.results, strict=True):
+                    per_expectation[position].append(result)
+                del frame
     assert validator is not None and last is not None  # plan() always returns a pass, k >= 1
     merged = [_merged(per_expectation[p], result_format) for p in range(len(configs))]
     statistics = calc_validation_statistics(merged)

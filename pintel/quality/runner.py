@@ -370,6 +370,7 @@ def _validate(
                 parameters=parameters or None,
                 result_format=_result_format(spec),
                 run_id=gx_run_id,
+                spill_folder=Settings.from_env().duckdb.temp_directory or Path(warehouse_path).resolve().parent,
             )
     except Exception as error:
         log.exception("data-quality suite %s could not run", spec.name)
