@@ -3,9 +3,9 @@
 GX validates a pandas frame, and a frame grows with the event log: ~0.35 GiB of process memory per million rows of
 ``fct_events`` (the frame, GX's whole-frame hash for the batch fingerprint, ``dropna`` copies), ~14 GiB at 40M
 events. A suite that declares its SELECT (:attr:`SuiteSpec.sql`) and returns more than ``batch_rows`` rows is read
-and validated instead in ``k = ceil(rows / batch_rows)`` partitions, ``where hash(key) % k = i`` in DuckDB, one at a
-time (the read-only connection is closed while GX computes, as for a whole frame; one scan per pass writes the
-partitions to a temporary Parquet folder they are read back from). Then every expectation's
+and validated instead in ``k = ceil(rows / batch_rows)`` partitions (rows whose DuckDB ``hash(key) % k`` is ``i``),
+one at a time (the read-only connection is closed while GX computes, as for a whole frame; one scan per pass
+writes the partitions to a temporary Parquet folder they are read back from). Then every expectation's
 per-partition results are merged and **GX itself judges the merged metrics**: the expectation's own ``_validate``
 gets the summed ``table.row_count``, unexpected, null and filtered counts and the first
 ``partial_unexpected_count`` samples, so verdicts, ``mostly``, percentages and the vacuous-truth rule are GX's,
@@ -156,12 +156,14 @@ def split_sql(sql: str, columns: Sequence[str], key: Sequence[str], partitions: 
     )
 
 
-def read_sql(sql: str, columns: Sequence[str], folder: Path, partition: int) -> str:
-    """Partition ``partition`` as :func:`split_sql` wrote it (a partition no row hashed to: no rows, same columns)."""
-    select = ", ".join(_identifier(c) for c in columns)
+def read_sql(sql: str, columns: Mapping[str, str], folder: Path, partition: int) -> str:
+    """Partition ``partition`` as :func:`split_sql` wrote it, each column cast back to its DuckDB type in the
+    loader's SELECT (``columns``: name -> type), so the frame's dtypes are a whole-table read's whatever Parquet
+    stores; a partition no row hashed to has no rows and the same columns."""
     part = folder / f"{PARTITION_COLUMN}={int(partition)}"
     if not part.exists():
-        return f"select {select} from ({sql}) as suite_rows where false"
+        return f"select {', '.join(_identifier(c) for c in columns)} from ({sql}) as suite_rows where false"
+    select = ", ".join(f"cast({_identifier(c)} as {kind}) as {_identifier(c)}" for c, kind in columns.items())
     return f"select {select} from read_parquet({_literal(part / '*.parquet')})"
 
 
@@ -229,14 +231,15 @@ def validate_partitioned(
 
     Each pass's partitions are written once to Parquet in a temporary folder under ``spill_folder`` (removed
     after the pass; about the size of those columns in the warehouse, ~31 MB per million ``fct_events`` rows)."""
+    from great_expectations.constants import DATAFRAME_REPLACEMENT_STR
     from great_expectations.core import ExpectationSuiteValidationResult
-    from great_expectations.core.validation_definition import DATAFRAME_REPLACEMENT_STR
     from great_expectations.validator.v1_validator import Validator
     from great_expectations.validator.validator import calc_validation_statistics
 
     configs = definition.suite.expectation_configurations
     with open_read_only() as con:
-        all_columns = [d[0] for d in con.execute(f"select * from ({sql}) as suite_rows limit 0").description]
+        types = dict(con.execute(f"select column_name, column_type from (describe {sql})").fetchall())
+    all_columns = list(types)
     passes = plan(configs, index_columns, all_columns)
     k = max(1, math.ceil(rows / batch_rows))
     per_expectation: dict[int, list[ExpectationValidationResult]] = {p: [] for p in range(len(configs))}
@@ -252,7 +255,7 @@ def validate_partitioned(
                 con.execute(split_sql(sql, step.columns, step.key, k, folder))
             for partition in range(k):
                 with open_read_only() as con:
-                    frame = query(con, read_sql(sql, step.columns, folder, partition))
+                    frame = query(con, read_sql(sql, {c: types[c] for c in step.columns}, folder, partition))
                 validator = Validator(
                     batch_definition=definition.batch_definition,
                     batch_parameters={"dataframe": frame},
