@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from pintel.quality import partitions
+from pintel.quality.docs import build_data_docs
 from pintel.quality.results import SuiteResult
 from pintel.quality.runner import PARTIAL_UNEXPECTED_COUNT, run_suite
 from pintel.quality.spec import STRING_TYPE, SuiteSpec, gx_expectations, query
@@ -172,6 +173,15 @@ def test_merged_failures_equal_the_whole_table_run(warehouse: Path, gx_root: Pat
     assert meta["partitions"] == -(-ROWS // batch_rows)
     assert [p["hash_key"] for p in meta["passes"]] == [["id"], ["a", "b"]]
     assert len(stored[0]["results"]) == 10
+
+
+def test_data_docs_render_the_merged_validation(warehouse: Path, gx_root: Path, suite: Any, tmp_path: Path) -> None:
+    name = suite("events")
+    run_suite(warehouse, name, context_root=gx_root, record=False, batch_rows=41, run_id="docs")
+    build_data_docs(tmp_path / "site", context_root=gx_root)
+    pages = list((tmp_path / "site" / "validations" / name / "docs").rglob("*.html"))
+    assert len(pages) == 1  # one page for the suite's run, not one per partition
+    assert "id-dup2" in pages[0].read_text()  # the merged samples are what it shows
 
 
 def test_mostly_is_judged_on_the_merged_totals(warehouse: Path, gx_root: Path, suite: Any) -> None:
