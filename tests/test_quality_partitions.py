@@ -268,3 +268,15 @@ def test_every_suite_on_a_growing_table_can_be_partitioned() -> None:
         [e.configuration for e in SUITES["fct_events"].expectations()], ("message_id",), ["message_id"]
     )
     assert [p.key for p in fct] == [("message_id",), ("user_id", "event_name", "event_at")]
+
+
+def test_the_bound_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pintel.settings import DQ_BATCH_ROWS, Settings
+
+    monkeypatch.delenv("PINTEL_DQ_BATCH_ROWS", raising=False)
+    assert Settings.from_env().dq_batch_rows == DQ_BATCH_ROWS
+    monkeypatch.setenv("PINTEL_DQ_BATCH_ROWS", "250_000")
+    assert Settings.from_env().dq_batch_rows == 250_000
+    monkeypatch.setenv("PINTEL_DQ_BATCH_ROWS", "0")
+    with pytest.raises(ValueError, match="PINTEL_DQ_BATCH_ROWS"):
+        Settings.from_env()
