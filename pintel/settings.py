@@ -12,6 +12,7 @@
 ``PINTEL_DUCKDB_MEMORY_LIMIT``  DuckDB ``memory_limit`` of every connection, dbt's included (default ``3GB``)
 ``PINTEL_DUCKDB_THREADS``       DuckDB ``threads`` (default ``2``)
 ``PINTEL_DUCKDB_TEMP_DIRECTORY`` where DuckDB spills what does not fit (default ``<warehouse>.tmp`` beside the file)
+``PINTEL_DQ_BATCH_ROWS``    most rows GX validates in one pandas batch; bigger suites run in partitions (default 2M)
 
 Nothing in pintel writes ``os.environ``. What dbt needs from here reaches it explicitly on every invocation:
 the target as ``--target`` and the paths as dbt vars (:meth:`Settings.dbt_vars_for_run`): the profile reads
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # pandas only for the annotation: importing settings (e.g. fr
 
 __all__ = [
     "DBT_PROJECT_DIR",
+    "DQ_BATCH_ROWS",
     "DUCKDB_VARS",
     "REPORTS_VAR",
     "REPO_ROOT",
@@ -66,6 +68,15 @@ DUCKDB_VARS = {"memory_limit": "pintel_duckdb_memory_limit", "threads": "pintel_
 TEMP_DIRECTORY_VAR = "pintel_duckdb_temp_directory"
 """dbt var carrying a configured spill folder to the project's on-run-start hook (``macros/set_spill_folder.sql``);
 unset, DuckDB spills to its default, ``<database>.tmp`` beside the file."""
+
+DQ_BATCH_ROWS = 2_000_000
+"""Most rows one GX batch (a pandas frame) may hold; a suite over more is validated in hash partitions.
+
+Derived from a memory budget: GX's working set for a batch is the frame plus GX's own copies (a whole-frame hash
+for the batch fingerprint under 1 GB, ~1.45x the frame; ``dropna`` copies for column-pair and compound
+expectations): measured at ~0.35 GiB per million rows on the widest big suite (``fct_events``, 9 columns) at 10M
+events. 1 GiB for that working set, beside DuckDB's own 3 GB cap, under the 4 GiB a stage may use, allows ~2.9M
+rows; 2M leaves room for wider custom suites. ``PINTEL_DQ_BATCH_ROWS`` overrides it."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,7 @@ class Settings:
     seeds: Path = REPO_ROOT / "seeds"
     expectations: Path = REPO_ROOT / "expectations"
     duckdb: DuckDBResources = field(default_factory=DuckDBResources)
+    dq_batch_rows: int = DQ_BATCH_ROWS
 
     @classmethod
     def from_env(
@@ -145,6 +157,7 @@ class Settings:
             expectations=Path(env.get("PINTEL_EXPECTATIONS_DIR") or REPO_ROOT / "expectations").resolve(),
             spark_home=Path(env.get("PINTEL_SPARK_HOME") or home / "spark").resolve(),
             duckdb=DuckDBResources.from_env(),
+            dq_batch_rows=_positive_int("PINTEL_DQ_BATCH_ROWS", env.get("PINTEL_DQ_BATCH_ROWS"), DQ_BATCH_ROWS),
         )
 
     def with_vars(self, **overrides: Any) -> Settings:
@@ -176,6 +189,19 @@ class Settings:
     def project_vars(self) -> dict[str, Any]:
         """The dbt project's vars as a build with these settings sees them (declared values, then ``dbt_vars``)."""
         return project_vars(self.dbt_vars)
+
+
+def _positive_int(name: str, text: str | None, default: int) -> int:
+    """An env var holding a whole number >= 1 (``2000000`` or ``2_000_000``); unset or empty = ``default``."""
+    if not text:
+        return default
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name}={text!r} is not a whole number >= 1")
+    return value
 
 
 def query(path: str | Path, sql: str) -> pd.DataFrame:

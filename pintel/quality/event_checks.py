@@ -47,17 +47,18 @@ ROW_COUNT_MAX_GROWTH = 1.00
 # --- raw ---------------------------------------------------------------------------------------------------
 
 
-def load_raw_events(con: duckdb.DuckDBPyConnection, _vars: Vars) -> pd.DataFrame:
+def raw_events_sql(_vars: Vars) -> str:
     # The lineage/identity columns only: the payload columns (properties, context, raw_line) would cost
     # ~16 s and ~3 GB of pandas memory on 2M rows and no row-level rule reads them. Their presence is
     # checked by the raw_events_schema suite against information_schema instead.
-    return query(
-        con,
-        """
+    return """
         select _row_id, _file_id, _row_number, _loaded_at, is_parseable, message_bytes
         from raw.events
-        """,
-    )
+    """
+
+
+def load_raw_events(con: duckdb.DuckDBPyConnection, dbt_vars: Vars) -> pd.DataFrame:
+    return query(con, raw_events_sql(dbt_vars))
 
 
 def raw_events_expectations() -> list[Expectation]:
@@ -99,17 +100,18 @@ def raw_events_schema_expectations() -> list[Expectation]:
 # --- staging -----------------------------------------------------------------------------------------------
 
 
-def load_staging_tracks(con: duckdb.DuckDBPyConnection, _vars: Vars) -> pd.DataFrame:
+def staging_tracks_sql(_vars: Vars) -> str:
     # Only quarantined rows: valid rows have a null reason, which passes by definition, and the view
     # re-parses every message, so loading all 2M rows costs ~11 s against ~3 s for the quarantined ones.
-    return query(
-        con,
-        """
+    return """
         select raw_row_id, message_id, quarantine_reason
         from staging.stg_segment__tracks
         where quarantine_reason is not null
-        """,
-    )
+    """
+
+
+def load_staging_tracks(con: duckdb.DuckDBPyConnection, dbt_vars: Vars) -> pd.DataFrame:
+    return query(con, staging_tracks_sql(dbt_vars))
 
 
 def quarantine_reasons(con: duckdb.DuckDBPyConnection, _vars: Vars) -> dict[str, Any]:
@@ -145,15 +147,13 @@ def _event_time_bounds(dbt_vars: Vars) -> tuple[datetime, int]:
         ) from None
 
 
-def load_fct_events(con: duckdb.DuckDBPyConnection, dbt_vars: Vars) -> pd.DataFrame:
+def fct_events_sql(dbt_vars: Vars) -> str:
     # The event_at bounds are columns (earliest: the var; latest: received, or loaded when receivedAt is missing,
     # plus the tolerance -- exactly the staging rule) so both are vectorised GX column-pair expectations that
     # name the offending message_ids. A plain between-check with a datetime bound runs a Python function per
     # row in GX's pandas engine: ~12 s on 2M rows instead of ~0.3 s.
     earliest, tolerance = _event_time_bounds(dbt_vars)
-    return query(
-        con,
-        f"""
+    return f"""
         select
             message_id,
             user_id,
@@ -165,8 +165,11 @@ def load_fct_events(con: duckdb.DuckDBPyConnection, dbt_vars: Vars) -> pd.DataFr
             coalesce(received_at, loaded_at) + to_minutes({tolerance}) as latest_valid_event_at,
             arrival_lag_seconds
         from marts.fct_events
-        """,
-    )
+    """
+
+
+def load_fct_events(con: duckdb.DuckDBPyConnection, dbt_vars: Vars) -> pd.DataFrame:
+    return query(con, fct_events_sql(dbt_vars))
 
 
 def fct_events_parameters(con: duckdb.DuckDBPyConnection, dbt_vars: Vars) -> dict[str, Any]:

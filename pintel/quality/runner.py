@@ -35,8 +35,9 @@ import duckdb
 
 from pintel.dbt_project import project_vars
 from pintel.quality.history import open_warehouse, record_results, table_exists
+from pintel.quality.partitions import validate_partitioned
 from pintel.quality.results import SuiteResult, jsonable
-from pintel.quality.spec import SuiteSpec
+from pintel.quality.spec import SuiteSpec, query_at_most
 from pintel.quality.suites import SUITES
 from pintel.settings import REPO_ROOT, Settings
 
@@ -309,6 +310,7 @@ def _validate(
     run_id: str,
     validated_at: datetime,
     thresholds: Mapping[str, Any],
+    batch_rows: int,
 ) -> SuiteResult:
     import great_expectations  # noqa: F401  # the ~5 s first import is not this suite's run time
 
@@ -339,18 +341,37 @@ def _validate(
                 return result("skipped", skip_reason=f"table not present yet: {', '.join(missing)}")
             if missing:
                 raise LookupError(f"required table missing: {', '.join(missing)}")
-            frame = spec.load(con, thresholds)
             parameters = spec.parameters(con, thresholds) if spec.parameters else {}
+            sql = spec.sql(thresholds) if spec.sql else None
+            # A suite that declares its SELECT is read whole only while it fits one batch (else partitions).
+            frame = spec.load(con, thresholds) if sql is None else query_at_most(con, sql, batch_rows)
+            rows = len(frame) if frame is not None else _count(con, sql)
         # The connection is closed here: GX can take seconds on millions of rows and must not hold the file.
         from great_expectations.core.run_identifier import RunIdentifier
 
         definition = _ensure_validation_definition(context_root(root), spec)
-        validation = definition.run(
-            batch_parameters={"dataframe": frame},
-            expectation_parameters=parameters or None,
-            result_format=_result_format(spec),
-            run_id=RunIdentifier(run_name=run_id, run_time=validated_at),
-        )
+        gx_run_id = RunIdentifier(run_name=run_id, run_time=validated_at)
+        if frame is not None:
+            validation = definition.run(
+                batch_parameters={"dataframe": frame},
+                expectation_parameters=parameters or None,
+                result_format=_result_format(spec),
+                run_id=gx_run_id,
+            )
+        else:
+            assert sql is not None
+            validation = validate_partitioned(
+                definition,
+                lambda: _read_only(warehouse_path),
+                sql,
+                rows=rows,
+                batch_rows=batch_rows,
+                index_columns=spec.index_columns,
+                parameters=parameters or None,
+                result_format=_result_format(spec),
+                run_id=gx_run_id,
+                spill_folder=Settings.from_env().duckdb.temp_directory or Path(warehouse_path).resolve().parent,
+            )
     except Exception as error:
         log.exception("data-quality suite %s could not run", spec.name)
         return result(
@@ -377,11 +398,16 @@ def _validate(
         evaluated=int(statistics.get("evaluated_expectations", 0)),
         failed=int(statistics.get("unsuccessful_expectations", 0)),
         failures=failures,
-        observed_row_count=len(frame),
+        observed_row_count=rows,
         parameters=jsonable(
             {k: (v if not isinstance(v, list) or len(v) <= 50 else f"{len(v)} values") for k, v in parameters.items()}
         ),
     )
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str | None) -> int:
+    row = con.execute(f"select count(*) from ({sql}) as suite_rows").fetchone()
+    return int(row[0]) if row else 0
 
 
 def new_run_id() -> str:
@@ -395,6 +421,14 @@ def _thresholds(dbt_vars: Mapping[str, Any] | None) -> dict[str, Any]:
     return project_vars(Settings.from_env().dbt_vars if dbt_vars is None else dbt_vars)
 
 
+def _batch_rows(batch_rows: int | None) -> int:
+    if batch_rows is None:
+        return Settings.from_env().dq_batch_rows
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be >= 1, got {batch_rows}")
+    return batch_rows
+
+
 def run_suite(
     warehouse_path: str | Path,
     name: str,
@@ -403,17 +437,22 @@ def run_suite(
     record: bool = True,
     run_id: str | None = None,
     dbt_vars: Mapping[str, Any] | None = None,
+    batch_rows: int | None = None,
 ) -> SuiteResult:
     """Validate one suite against the warehouse; optionally append the result to the history table.
 
     ``dbt_vars`` are the ``--vars`` the warehouse was built with: thresholds the SQL applies (e.g.
     ``future_tolerance_minutes``) are read from the dbt project with these overrides, so the gate judges the data
-    by the rules that built it. Raises KeyError for an unknown suite name (a programming error); everything
-    that can go wrong with the data or the warehouse is reported in the result instead.
+    by the rules that built it. ``batch_rows``: the most rows GX validates in one frame (default
+    :attr:`Settings.dq_batch_rows`, ``$PINTEL_DQ_BATCH_ROWS``); a bigger suite runs in partitions
+    (:mod:`pintel.quality.partitions`) with the same result. Raises KeyError for an unknown suite name (a
+    programming error); everything that can go wrong with the data or the warehouse is reported in the result.
     """
     spec = SUITES[name]
     now = datetime.now(UTC)
-    outcome = _validate(spec, warehouse_path, context_root, run_id or new_run_id(), now, _thresholds(dbt_vars))
+    outcome = _validate(
+        spec, warehouse_path, context_root, run_id or new_run_id(), now, _thresholds(dbt_vars), _batch_rows(batch_rows)
+    )
     if record:
         record_results(warehouse_path, [outcome])
     return outcome
@@ -427,10 +466,11 @@ def run_all(
     record: bool = True,
     run_id: str | None = None,
     dbt_vars: Mapping[str, Any] | None = None,
+    batch_rows: int | None = None,
 ) -> list[SuiteResult]:
     """Validate several suites (all by default, in registry order) under one run id; record them in one write.
 
-    ``dbt_vars``: the build's ``--vars``, as for :func:`run_suite`.
+    ``dbt_vars``, ``batch_rows``: as for :func:`run_suite`.
     """
     selected = list(names) if names is not None else list(SUITES)
     unknown = [n for n in selected if n not in SUITES]
@@ -439,7 +479,10 @@ def run_all(
     run = run_id or new_run_id()
     validated_at = datetime.now(UTC)
     thresholds = _thresholds(dbt_vars)
-    results = [_validate(SUITES[n], warehouse_path, context_root, run, validated_at, thresholds) for n in selected]
+    bound = _batch_rows(batch_rows)
+    results = [
+        _validate(SUITES[n], warehouse_path, context_root, run, validated_at, thresholds, bound) for n in selected
+    ]
     if record:
         record_results(warehouse_path, results)
     return results

@@ -23,6 +23,8 @@ Loader = Callable[[duckdb.DuckDBPyConnection, Vars], pd.DataFrame]
 ParameterSource = Callable[[duckdb.DuckDBPyConnection, Vars], dict[str, Any]]
 """(read-only connection, the dbt project's vars) -> values for the suite's ``$PARAMETER`` references."""
 ExpectationFactory = Callable[[], "list[Expectation]"]
+SourceSql = Callable[[Vars], str]
+"""(the dbt project's vars) -> the loader's one SELECT, so the runner can count it and read it in partitions."""
 
 # DuckDB VARCHAR arrives as pandas 3's "str" dtype ("object" under pandas 2). Not a type list: GX's
 # expect_column_values_to_be_in_type_list compares against StringDtype(na_value=NA) and rejects pandas 3 "str".
@@ -41,12 +43,24 @@ def query(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     are converted by the same DuckDB code (identical dtypes) from a streamed result, so DuckDB never holds the
     whole result: measured on 1M events, the fetch adds 0.26 GiB instead of 0.45 (the chunks are joined by one
     ``concat``, cheap for the Arrow-backed strings). The frame itself still grows with the table (GX validates
-    whole batches).
+    whole batches, or partitions of them: :func:`query_at_most`).
     """
+    frame = query_at_most(con, sql, None)
+    assert frame is not None  # no bound, so never abandoned
+    return frame
+
+
+def query_at_most(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int | None) -> pd.DataFrame | None:
+    """:func:`query`, abandoned (None) as soon as the result has more than ``max_rows`` rows: the caller then
+    validates it in partitions, having held at most ``max_rows`` plus one chunk (None = no bound)."""
     result = con.execute(sql)
     chunks = [result.fetch_df_chunk(FETCH_VECTORS_PER_CHUNK)]  # the first, even empty, carries the dtypes
+    rows = len(chunks[0])
     while len(chunks[-1]):
+        if max_rows is not None and rows > max_rows:
+            return None
         chunks.append(result.fetch_df_chunk(FETCH_VECTORS_PER_CHUNK))
+        rows += len(chunks[-1])
     chunks = [chunk for chunk in chunks if len(chunk)] or chunks[:1]
     return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
@@ -67,8 +81,11 @@ class SuiteSpec:
     returns the frame to validate; thresholds the SQL applies come from those vars, never from constants.
     ``parameters`` (optional) receives the same and returns values for the ``$PARAMETER`` references in the
     expectations. ``index_columns`` name the columns GX reports for each offending row, so a failure says
-    *which* rows. ``requires`` lists the tables the loader reads; when one is missing the suite errors, unless
-    it is ``optional`` (a table that legitimately does not exist yet), in which case it is skipped.
+    *which* rows. ``sql`` (optional) is the loader's SELECT itself, for suites on tables that grow with the
+    event log: the runner then validates a result of more rows than ``PINTEL_DQ_BATCH_ROWS`` in hash partitions
+    (:mod:`.partitions`), and ``load`` must be ``query`` of that SELECT. ``requires`` lists the tables the
+    loader reads; when one is missing the suite errors, unless it is ``optional`` (a table that legitimately does
+    not exist yet), in which case it is skipped.
     """
 
     name: str
@@ -78,6 +95,7 @@ class SuiteSpec:
     load: Loader
     expectations: ExpectationFactory
     parameters: ParameterSource | None = None
+    sql: SourceSql | None = None
     index_columns: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
     optional: bool = False
