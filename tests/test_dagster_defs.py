@@ -74,9 +74,9 @@ def test_definitions_load_with_the_whole_asset_graph(defs: dg.Definitions) -> No
     assert escalation == {dg.AssetKey(["decide", "decisions"]), dg.AssetKey(["act", "actions"])}
 
 
-#: dbt vars for the pipeline's runs, through the resource's environment ($PINTEL_DBT_VARS): no refutations, which
-#: this test does not read, and a check below that the var reached the dbt subprocess Dagster starts.
-PIPELINE_VARS = '{"causal_refute": "none"}'
+#: dbt vars for the pipeline's runs, through the resource's environment ($PINTEL_DBT_VARS): no refutations and three
+#: cross-fitting folds (this test reads no estimate), and a check below that the vars reached the dbt subprocess.
+PIPELINE_VARS = '{"causal_refute": "none", "causal_n_folds": 3}'
 
 
 @pytest.fixture(scope="module")
