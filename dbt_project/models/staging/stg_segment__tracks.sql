@@ -56,7 +56,7 @@ property_violations as (
 
     -- messages carrying a catalogued property of the wrong JSON type, each (message, property) read once. From
     -- the source table itself, with only the columns it needs: a second reference to a CTE of whole messages
-    -- makes DuckDB materialise every message (at 10M more than its memory limit, so it spills).
+    -- makes DuckDB materialise every message first (at 10M messages it spilled past a 3GB memory limit).
     select distinct landed._row_id as raw_row_id
     from {{ source('segment', 'events') }} as landed
     inner join {{ ref('event_properties') }} as expected
