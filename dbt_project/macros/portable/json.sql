@@ -29,13 +29,31 @@
     {{ return(adapter.dispatch('json_value_type')(column, key)) }}
 {%- endmacro %}
 
+{#- One json_type call, renamed by replace: a `case json_type(..) when ..` parses the text once per branch tried.
+    json_type's names are NULL, BOOLEAN, BIGINT, UBIGINT, DOUBLE, VARCHAR, ARRAY, OBJECT. -#}
 {% macro default__json_value_type(column, key) -%}
-    case json_type({{ column }}, '$.' || {{ key }})
-        when 'VARCHAR' then 'string'
-        when 'BIGINT' then 'integer'
-        when 'UBIGINT' then 'integer'
-        when 'DOUBLE' then 'number'
-        when 'BOOLEAN' then 'boolean'
-        else lower(json_type({{ column }}, '$.' || {{ key }}))
-    end
+    replace(replace(replace(replace(
+        lower(json_type({{ column }}, '$.' || {{ key }})),
+        'ubigint', 'integer'), 'bigint', 'integer'), 'double', 'number'), 'varchar', 'string')
+{%- endmacro %}
+
+{#-
+    The values at several JSON paths as text (as json_text gives each), read with one parse of the text: a list, in
+    the order of `paths` (a Jinja list of '$.a.b' strings); take each with list_at. Null when the text is null.
+-#}
+{% macro json_texts(column, paths) -%}
+    {{ return(adapter.dispatch('json_texts')(column, paths)) }}
+{%- endmacro %}
+
+{% macro default__json_texts(column, paths) -%}
+    json_extract_string({{ column }}, [{% for path in paths %}'{{ path }}'{% if not loop.last %}, {% endif %}{% endfor %}])
+{%- endmacro %}
+
+{#- The element at a 1-based position of a list (null past its end). -#}
+{% macro list_at(list_column, position) -%}
+    {{ return(adapter.dispatch('list_at')(list_column, position)) }}
+{%- endmacro %}
+
+{% macro default__list_at(list_column, position) -%}
+    {{ list_column }}[{{ position }}]
 {%- endmacro %}

@@ -22,6 +22,15 @@
     get_json_object({{ column }}, '{{ path }}')
 {%- endmacro %}
 
+{% macro spark__json_texts(column, paths) -%}
+    array({% for path in paths %}get_json_object({{ column }}, '{{ path }}'){% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro %}
+
+{#- element_at is 1-based and null past the end (spark.sql.ansi.enabled = false) -- try_element_at either way. -#}
+{% macro spark__list_at(list_column, position) -%}
+    try_element_at({{ list_column }}, {{ position }})
+{%- endmacro %}
+
 {#- schema_of_variant names: STRING, BIGINT (and narrower ints), DECIMAL(p,s) / DOUBLE, BOOLEAN, VOID, OBJECT<..>. -#}
 {% macro spark__json_value_type(column, key) -%}
     case

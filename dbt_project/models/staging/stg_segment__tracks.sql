@@ -33,6 +33,60 @@ known_events as (
 
 ),
 
+-- the two ways an event is known, one row per key: joined to every message without multiplying it
+known_everywhere as (
+
+    select distinct event_name
+    from known_events
+    where source_name is null
+
+),
+
+known_per_source as (
+
+    select distinct
+        event_name,
+        source_name
+    from known_events
+    where source_name is not null
+
+),
+
+property_violations as (
+
+    -- messages carrying a catalogued property of the wrong JSON type, each (message, property) read once. From
+    -- the source table itself, with only the columns it needs: a second reference to a CTE of whole messages
+    -- makes DuckDB materialise every message first (at 10M messages it spilled past a 3GB memory limit).
+    select distinct landed._row_id as raw_row_id
+    from {{ source('segment', 'events') }} as landed
+    inner join {{ ref('event_properties') }} as expected
+        on landed.event = expected.event_name
+    where
+        {{ loaded_since_last_run('landed._loaded_at') }}
+        -- the JSON types a property of each catalogued type may carry, then the one it carries: one read of the
+        -- value (a predicate naming it once per type would read it once per type tried). Unknown catalogue
+        -- types accept anything; an absent key or JSON null is no violation; invalid JSON is quarantined
+        -- as such before this reason is looked at.
+        and instr(
+            case expected.property_type
+                when 'string' then ',string,null,'
+                when 'integer' then ',integer,null,'
+                when 'number' then ',integer,number,null,'
+                when 'boolean' then ',boolean,null,'
+            end,
+            ','
+            || coalesce(
+                case
+                    when {{ json_is_valid('landed.properties') }}
+                        then {{ json_value_type('landed.properties', 'expected.property_name') }}
+                end,
+                'null'
+            )
+            || ','
+        ) = 0
+
+),
+
 typed as (
 
     select
@@ -60,55 +114,14 @@ typed as (
 
 ),
 
-known_messages as (
-
-    -- messages whose event is in the taxonomy, or registered for their source (a join: correlated subqueries
-    -- inside an expression do not run on every engine)
-    select distinct typed.raw_row_id
-    from typed
-    inner join known_events
-        on
-            typed.event_name = known_events.event_name
-            and (known_events.source_name is null or typed.source_name = known_events.source_name)
-
-),
-
-property_types as (
-
-    -- the JSON type of each catalogued property a message carries, read once per (message, property)
-    select
-        typed.raw_row_id,
-        expected.property_type,
-        {{ json_value_type('typed.properties', 'expected.property_name') }} as actual_type
-    from typed
-    inner join {{ ref('event_properties') }} as expected
-        on typed.event_name = expected.event_name
-    where typed.is_valid_json
-
-),
-
-property_violations as (
-
-    select distinct raw_row_id
-    from property_types
-    where
-        coalesce(actual_type, 'null') != 'null'
-        and not (
-            case property_type
-                when 'string' then actual_type = 'string'
-                when 'integer' then actual_type = 'integer'
-                when 'number' then actual_type in ('integer', 'number')
-                when 'boolean' then actual_type = 'boolean'
-                else true
-            end
-        )
-
-),
-
 validated as (
 
     select
         typed.*,
+        case
+            when typed.is_valid_json
+                then {{ json_texts('typed.context', ['$.platform', '$.app.version', '$.location.country']) }}
+        end as context_texts,
         case
             when not typed.is_valid_json then 'invalid_json'
             when typed.message_bytes > {{ var('max_message_bytes') }} then 'oversized_payload'
@@ -124,12 +137,16 @@ validated as (
                 > coalesce(typed.received_at, typed.loaded_at)
                 + interval '{{ var("future_tolerance_minutes") }}' minute
                 then 'future_timestamp'
-            when known_messages.raw_row_id is null then 'unknown_event'
+            when known_everywhere.event_name is null and known_per_source.event_name is null then 'unknown_event'
             when property_violations.raw_row_id is not null then 'wrong_property_type'
         end as quarantine_reason
     from typed
-    left join known_messages
-        on typed.raw_row_id = known_messages.raw_row_id
+    left join known_everywhere
+        on typed.event_name = known_everywhere.event_name
+    left join known_per_source
+        on
+            typed.event_name = known_per_source.event_name
+            and typed.source_name = known_per_source.source_name
     left join property_violations
         on typed.raw_row_id = property_violations.raw_row_id
 
@@ -150,9 +167,9 @@ select
     received_at,
     case when is_valid_json then properties end as properties,
     case when is_valid_json then context end as context,
-    case when is_valid_json then {{ json_text('context', '$.platform') }} end as platform,
-    case when is_valid_json then {{ json_text('context', '$.app.version') }} end as app_version,
-    case when is_valid_json then {{ json_text('context', '$.location.country') }} end as country,
+    {{ list_at('context_texts', 1) }} as platform,
+    {{ list_at('context_texts', 2) }} as app_version,
+    {{ list_at('context_texts', 3) }} as country,
     coalesce(raw_line, properties) as raw_payload,
     message_bytes,
     quarantine_reason
