@@ -58,12 +58,13 @@ format: install
 # pytest's shared temporary folder is kept under build/ so dq-ci can check the small world the tests already
 # simulated and built (tests/conftest.py's warehouse_small) instead of simulating and building another one.
 PYTEST_TMP := $(abspath build/pytest)
-# The Python packages (PyPI) and the browser (Debian's packages) install side by side: on a fresh CI machine each
-# is mostly a download from its own registry, about a minute apiece, so one waits on the other for nothing.
+# The browser (Debian's packages) installs beside the Python packages (PyPI) and the lint that needs them: on a
+# fresh CI machine each install is mostly a download from its own registry (49 s for the browser here), so one
+# waiting on the other is time for nothing.
 test-deps:
-	@$(MAKE) --no-print-directory -j2 install browser
+	@$(MAKE) --no-print-directory -j2 browser lint
 
-test: test-deps lint
+test: test-deps
 	@mkdir -p $(dir $(PYTEST_TMP))
 	pytest -n 2 --dist loadfile --no-loadscope-reorder -q --basetemp=$(PYTEST_TMP)
 	$(MAKE) --no-print-directory dq-ci DQ_WORLD=$(PYTEST_TMP)/warehouse_small
