@@ -1,4 +1,4 @@
-"""The landing writer's memory bounds: a capped write queue, and late rows that do not pin their day's batch."""
+"""The landing writer's memory bound: a capped write queue, so a slow disk cannot buffer the whole horizon."""
 
 from __future__ import annotations
 
@@ -42,17 +42,3 @@ def test_a_slow_writer_holds_the_simulation_back_instead_of_queueing_the_horizon
     blocked.join()
     w.flush()
     assert len(w.files) == 72 and sum(pq.read_metadata(p).num_rows for p in w.files) == 3 * 48
-
-
-def test_late_rows_are_copied_out_of_their_days_batch(tmp_path: Path) -> None:
-    w = BatchWriter(tmp_path, "events", "parquet", "payload")
-    n = 10_000
-    received = np.r_[np.zeros(n - 10, np.int64), np.full(10, 2 * DAY_MS)]  # ten rows arrive two days late
-    w.add(_table(n, 0), received)
-    w.flush(before_ms=DAY_MS)
-    (late,) = w.buffer.values()
-    assert late[0].num_rows == 10
-    # a copy: its buffers are its own, sized for ten rows, not views of the 10 000-row batch
-    assert late[0]["payload"].chunks[0].buffers()[2].size < 10 * 50 * 2
-    w.flush()
-    assert pq.read_table(w.files[-1])["messageId"].to_pylist() == [f"m0-{i}" for i in range(n - 10, n)]

@@ -68,7 +68,6 @@ class BatchWriter:
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: list[Future] = []
         self._waited = 0  # leading futures of ``_pending`` known to be done
-        self._copied: dict[int, int] = {}  # hour -> leading buffered slices that are already copies
 
     def add(self, table: pa.Table, received_ms: np.ndarray) -> None:
         """Queue ``table``'s rows under their arrival hours (a stable sort: rows keep generation order).
@@ -93,7 +92,6 @@ class BatchWriter:
         for hour in sorted(self.buffer):
             if before_ms is not None and hour * HOUR_MS >= before_ms:
                 break
-            self._copied.pop(hour, None)
             self._pending.append(self._pool.submit(self._write, hour, pa.concat_tables(self.buffer.pop(hour))))
             # One worker runs the writes in order: waiting on the oldest bounds the queue.
             while len(self._pending) - self._waited > MAX_QUEUED_WRITES:
@@ -101,20 +99,6 @@ class BatchWriter:
                 self._waited += 1
         if before_ms is None:
             self.close()
-            return
-        self._compact()
-
-    def _compact(self) -> None:
-        """Copy the slices still buffered (late arrivals), so they no longer pin the whole batch they came from.
-
-        A slice is a view of its batch's buffers: a few late messages held for up to 72 hours kept each day's
-        whole table alive. Each slice is copied once, as its own table, so the written files are unchanged.
-        """
-        for hour, parts in self.buffer.items():
-            done = self._copied.get(hour, 0)
-            if done < len(parts):
-                parts[done:] = [t.take(pa.array(np.arange(t.num_rows))) for t in parts[done:]]
-                self._copied[hour] = len(parts)
 
     def close(self) -> None:
         """Wait for every queued write (re-raising the first failure)."""
