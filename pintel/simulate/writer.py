@@ -17,6 +17,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 HOUR_MS = 3_600_000
+# Writes queued ahead of the writer thread at most (a day of hourly files): past it the simulation waits, so a
+# writer slowed by a busy machine cannot make the queue -- and memory -- grow with the horizon.
+MAX_QUEUED_WRITES = 24
 MESSAGE_COLUMNS = ("messageId", "type", "event", "userId", "anonymousId", "timestamp", "receivedAt")
 
 
@@ -64,6 +67,7 @@ class BatchWriter:
         # Parquet encoding releases the GIL: writing on a worker overlaps it with the next day's simulation.
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: list[Future] = []
+        self._waited = 0  # leading futures of ``_pending`` known to be done
 
     def add(self, table: pa.Table, received_ms: np.ndarray) -> None:
         """Queue ``table``'s rows under their arrival hours (a stable sort: rows keep generation order).
@@ -89,12 +93,16 @@ class BatchWriter:
             if before_ms is not None and hour * HOUR_MS >= before_ms:
                 break
             self._pending.append(self._pool.submit(self._write, hour, pa.concat_tables(self.buffer.pop(hour))))
+            # One worker runs the writes in order: waiting on the oldest bounds the queue.
+            while len(self._pending) - self._waited > MAX_QUEUED_WRITES:
+                self._pending[self._waited].result()
+                self._waited += 1
         if before_ms is None:
             self.close()
 
     def close(self) -> None:
         """Wait for every queued write (re-raising the first failure)."""
-        pending, self._pending = self._pending, []
+        pending, self._pending, self._waited = self._pending, [], 0
         for future in pending:
             self.files.append(future.result())
 
