@@ -36,8 +36,8 @@ segmented as (
 
 hour_series as (
 
-    -- from the fact itself, not from the events CTE: a CTE read twice is materialised whole by DuckDB (at 40M
-    -- events that ran out of its 3 GB limit); every event's user is in dim_users, so the span is the same
+    -- from the fact itself, not from the events CTE: DuckDB materialises a CTE read twice; every event's user is
+    -- in dim_users, so the span is the same (this alone did not make the mart fit 3 GB at 40M: BENCHMARKS.md)
     select {{ series('min(event_hour)', 'max(event_hour)', "interval '1' hour") }} as hour_at
     from {{ ref('fct_events') }}
 
