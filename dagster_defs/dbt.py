@@ -5,7 +5,10 @@ Expectations gates on the marts can block the ML models from materialising on ba
 """
 
 import json
-from collections.abc import Mapping
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -14,7 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from dagster_defs.project import dbt_project
 from dagster_defs.resources import PintelResource
-from pintel.build import production_args
+from pintel.build import dbt_target_dir, production_args
 
 ML_SELECT = "path:models/ml"
 
@@ -45,6 +48,34 @@ def source_tables() -> list[str]:
     )
 
 
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def _dbt(context: AssetExecutionContext, dbt: DbtCliResource, pintel: PintelResource, args: list[str]) -> Iterator:
+    """``dbt <args>`` in a target folder of its own, starting from the warehouse's partial-parse state.
+
+    dagster-dbt gives each invocation a fresh target folder and seeds it with the project's
+    ``target/partial_parse.msgpack``, which was parsed with the project's default vars; a run passes the
+    warehouse path and the configured vars (``--vars``), so dbt found the state changed and parsed the whole
+    project again -- ~5 CPU s for every dbt step of every run. The state is kept per warehouse instead, where
+    ``pintel build`` keeps it (:func:`pintel.build.dbt_target_dir`): seeded from there, and the invocation's
+    state put back (replaced atomically, so a concurrent step reads a whole file). dbt still checks the state and
+    parses in full when anything it depends on changed, so a stale file costs only that parse.
+    """
+    shared = dbt_target_dir(pintel.settings()) / PARTIAL_PARSE
+    target = dbt_project.target_path / f"{context.run_id[:8]}-{uuid.uuid4().hex[:8]}"
+    target.mkdir(parents=True, exist_ok=True)
+    if shared.exists():
+        shutil.copyfile(shared, target / PARTIAL_PARSE)
+    yield from dbt.cli(args, context=context, target_path=target).stream()
+    produced = target / PARTIAL_PARSE
+    if produced.exists():
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        staged = shared.with_name(f"{PARTIAL_PARSE}.{uuid.uuid4().hex[:8]}")
+        shutil.copyfile(produced, staged)
+        os.replace(staged, shared)
+
+
 def _has_ml_models() -> bool:
     manifest = json.loads(dbt_project.manifest_path.read_text())
     return any(
@@ -64,7 +95,7 @@ def warehouse_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, pi
     """``dbt build`` of the warehouse: seeds, staging, intermediate and marts with their data tests (dbt's unit
     tests are for development and CI: :func:`pintel.build.production_args`)."""
     args = ["build", *production_args(), "--indirect-selection", "cautious", *pintel.dbt_args()]
-    yield from dbt.cli(args, context=context).stream()
+    yield from _dbt(context, dbt, pintel, args)
 
 
 DBT_ASSETS: list[dg.AssetsDefinition] = [warehouse_dbt_assets]
@@ -80,6 +111,6 @@ if _has_ml_models():
     )
     def ml_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, pintel: PintelResource):
         """``dbt build`` of the ML models (thin dbt Python models calling pintel) and their contracts."""
-        yield from dbt.cli(["build", *production_args(), *pintel.dbt_args()], context=context).stream()
+        yield from _dbt(context, dbt, pintel, ["build", *production_args(), *pintel.dbt_args()])
 
     DBT_ASSETS.append(ml_dbt_assets)

@@ -13,6 +13,7 @@ import gc
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dbt.cli.main import dbtRunner, dbtRunnerResult
@@ -45,11 +46,17 @@ class BuildReport:
     nodes: dict[str, str] = field(default_factory=dict)
 
 
-def dbt_paths(settings: Settings) -> list[str]:
-    """Project, profile, target and log locations, and the profile target, for a dbt command line."""
-    target = settings.warehouse.parent / (
+def dbt_target_dir(settings: Settings) -> Path:
+    """The warehouse's own dbt target folder (beside the DuckDB file; one per profile target): its manifest and
+    its ``partial_parse.msgpack``, which lets the next dbt command with the same vars skip a full parse."""
+    return settings.warehouse.parent / (
         "dbt_target" if settings.dbt_target == "duckdb" else f"dbt_target_{settings.dbt_target}"
     )
+
+
+def dbt_paths(settings: Settings) -> list[str]:
+    """Project, profile, target and log locations, and the profile target, for a dbt command line."""
+    target = dbt_target_dir(settings)
     return [
         "--project-dir",
         str(DBT_PROJECT_DIR),

@@ -57,9 +57,14 @@ class Context:
     freshness_status: str = "unknown"  # fresh / late / stale / closed (marts.data_freshness), or unknown
     freshness_note: str = ""  # how fresh, in words (quality.freshness.describe_feed): what messages show
 
+    _exists: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
+
     def has(self, table: str) -> bool:
-        schema, name = table.split(".")
-        return table_exists(self.con, schema, name)
+        """Whether the source table exists; asked once per table and run (a run reads, it does not create)."""
+        if table not in self._exists:
+            schema, name = table.split(".")
+            self._exists[table] = table_exists(self.con, schema, name)
+        return self._exists[table]
 
     def frame(self, sql: str, params: list | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()

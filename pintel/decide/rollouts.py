@@ -87,11 +87,14 @@ def user_counts(ctx: Context, flag: str, live_at: pd.Timestamp, post_from: pd.Ti
     )
 
 
-def _arrays(counts: pd.DataFrame, exposed: bool, metric: str) -> tuple[np.ndarray, ...]:
+def _wide(counts: pd.DataFrame, exposed: bool) -> pd.DataFrame:
+    """One cohort's counts, a row per user and a (period, metric) column each; pivoted once for all guardrails."""
     cohort = counts[counts["exposed"] == exposed]
     wide = cohort.pivot_table(index="user_id", columns="metric", values=["before", "after"], aggfunc="sum")
-    wide = wide.fillna(0.0)
+    return wide.fillna(0.0)
 
+
+def _arrays(wide: pd.DataFrame, metric: str) -> tuple[np.ndarray, ...]:
     def col(period: str, name: str) -> np.ndarray:
         return wide[(period, name)].to_numpy(float) if (period, name) in wide.columns else np.zeros(len(wide))
 
@@ -105,10 +108,11 @@ def guardrail_tests(ctx: Context, flag: str, live_at: pd.Timestamp, level: float
     if counts.empty or not counts["exposed"].any() or counts["exposed"].all():
         return []
     tests = []
+    exposed, unexposed = _wide(counts, True), _wide(counts, False)
     for guardrail in ctx.policy.guardrails:
         did = rate_did(
-            _arrays(counts, True, guardrail.event),
-            _arrays(counts, False, guardrail.event),
+            _arrays(exposed, guardrail.event),
+            _arrays(unexposed, guardrail.event),
             harmful=guardrail.harmful,
             level=level,
         )
