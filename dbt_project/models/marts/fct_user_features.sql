@@ -82,16 +82,31 @@ key_feature_first_use as (
 
 window_activity as (
 
+    -- one row per user-day in the window: sums and day counts must not see the feature unnest below
     select
         snapshots.snapshot_date,
         user_daily.user_id,
-        max(user_daily.activity_date) as last_active_date,
         count(*) filter (where user_daily.activity_date >= snapshots.snapshot_date - 7) as active_days_7d,
         count(*) as active_days_28d,
         sum(user_daily.events) filter (where user_daily.activity_date >= snapshots.snapshot_date - 7) as events_7d,
         sum(user_daily.events) as events_28d,
         sum(user_daily.sessions) as sessions_28d,
-        sum(user_daily.session_seconds) as session_seconds_28d,
+        sum(user_daily.session_seconds) as session_seconds_28d
+    from snapshots
+    inner join user_daily
+        on
+            snapshots.snapshot_date > user_daily.activity_date
+            and user_daily.activity_date >= snapshots.snapshot_date - 28
+    group by snapshots.snapshot_date, user_daily.user_id
+
+),
+
+window_features as (
+
+    -- one row per user-day-feature: only distinct features are counted from it
+    select
+        snapshots.snapshot_date,
+        user_daily.user_id,
         count(distinct feature.key) as feature_breadth_28d
     from snapshots
     inner join user_daily
@@ -163,7 +178,7 @@ select
         / greatest(coalesce(window_activity.sessions_28d, 0), 1)
         as double
     ) as avg_session_minutes_28d,
-    cast(coalesce(window_activity.feature_breadth_28d, 0) as integer) as feature_breadth_28d,
+    cast(coalesce(window_features.feature_breadth_28d, 0) as integer) as feature_breadth_28d,
     cast(coalesce(key_feature_first_use.first_used_date < eligible.snapshot_date, false) as integer)
         as key_feature_adopted,
     cast(coalesce(tickets.tickets_28d, 0) as integer) as tickets_28d,
@@ -176,6 +191,8 @@ inner join {{ ref('dim_users') }} as users
     on eligible.user_id = users.user_id
 left join window_activity
     on eligible.snapshot_date = window_activity.snapshot_date and eligible.user_id = window_activity.user_id
+left join window_features
+    on eligible.snapshot_date = window_features.snapshot_date and eligible.user_id = window_features.user_id
 left join key_feature_first_use
     on eligible.user_id = key_feature_first_use.user_id
 left join tickets
