@@ -106,3 +106,11 @@
 {% macro default__add_days(day, days) -%}
     ({{ day }} + {{ days }})
 {%- endmacro %}
+
+{#- The end of a validity period whose open end is null (e.g. valid_to of a plan history): a far-future timestamp
+    instead. `t < period_end(valid_to)` means what `valid_to is null or t < valid_to` means, but as one plain
+    comparison: with the `or ... is null` DuckDB 1.5 plans the join as a blockwise nested-loop join (at 1M events
+    fct_user_daily took 1.4 CPU s with it, 0.6 without). Plain SQL both engines read, so not dispatched. -#}
+{% macro period_end(valid_to) -%}
+    coalesce({{ valid_to }}, cast('9999-12-31 23:59:59' as timestamp))
+{%- endmacro %}

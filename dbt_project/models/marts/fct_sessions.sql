@@ -26,7 +26,6 @@ events as (
 
     select
         user_id,
-        message_id,
         event_at,
         platform,
         feature_key,
@@ -40,9 +39,11 @@ events as (
 
 gaps as (
 
+    -- ordered on event_at alone: events at the same instant fall in one session whichever comes first (the later
+    -- one's gap is zero), so a tie-break key would only widen this sort and the next (message_id was one)
     select
         *,
-        lag(event_at) over (partition by user_id order by event_at, message_id) as previous_event_at
+        lag(event_at) over (partition by user_id order by event_at) as previous_event_at
     from events
 
 ),
@@ -67,7 +68,7 @@ numbered as (
     select
         *,
         sum(is_session_start) over (
-            partition by user_id order by event_at, message_id rows unbounded preceding
+            partition by user_id order by event_at rows unbounded preceding
         ) as session_number
     from flagged
 

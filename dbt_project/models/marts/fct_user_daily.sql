@@ -92,4 +92,4 @@ left join plans
     on
         daily.user_id = plans.user_id
         and daily.last_event_at >= plans.valid_from
-        and (plans.valid_to is null or daily.last_event_at < plans.valid_to)
+        and daily.last_event_at < {{ period_end('plans.valid_to') }}

@@ -201,4 +201,4 @@ left join plans
     on
         eligible.user_id = plans.user_id
         and eligible.snapshot_date > plans.valid_from
-        and (plans.valid_to is null or eligible.snapshot_date <= plans.valid_to)
+        and eligible.snapshot_date <= {{ period_end('plans.valid_to') }}
