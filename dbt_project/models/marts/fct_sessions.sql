@@ -39,8 +39,10 @@ events as (
 
 gaps as (
 
-    -- ordered on event_at alone: events at the same instant fall in one session whichever comes first (the later
-    -- one's gap is zero), so a tie-break key would only widen this sort and the next (message_id was one)
+    -- ordered on event_at alone: of events at the same instant only the first in this order can start a session
+    -- (the others' gap is zero), and the running sum below counts all of an instant's rows at once (a range
+    -- frame), so every tied row lands in the same session whatever order either window gives ties. A tie-break
+    -- key (message_id was one) would only widen both sorts.
     select
         *,
         lag(event_at) over (partition by user_id order by event_at) as previous_event_at
@@ -68,7 +70,7 @@ numbered as (
     select
         *,
         sum(is_session_start) over (
-            partition by user_id order by event_at rows unbounded preceding
+            partition by user_id order by event_at range between unbounded preceding and current row
         ) as session_number
     from flagged
 
