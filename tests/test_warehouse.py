@@ -27,9 +27,12 @@ MART_TABLES = (
     "marts.retention_cohorts",
     "marts.funnel_conversion",
     "marts.fct_user_features",
+    "marts.activity_hourly",
+    "marts.event_segments_hourly",
     "marts.fct_churn_labels",
     "intermediate.int_events_quarantined",
     "intermediate.int_events_duplicated",
+    "intermediate.int_user_hourly_segments",
 )
 
 
@@ -50,13 +53,18 @@ def _settings(root: Path, landing: Path) -> Settings:
     return settings_for(root, landing)
 
 
+LOAD_ORDER_COLUMNS = ("loaded_at", "refreshed_at", "file_id", "raw_row_id")
+"""Column name endings a fingerprint leaves out: when a row was loaded or written, and the ids the loader gives
+files in load order (a batch landed late gets a later file_id than in a whole build; kept_raw_row_id too)."""
+
+
 def _fingerprint(settings: Settings, tables=MART_TABLES) -> dict[str, str]:
-    """Order-independent content hash per table (*loaded_at columns excluded: they record when, not what)."""
+    """Order-independent content hash per table, without the LOAD_ORDER_COLUMNS (they record when, not what)."""
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     out = {}
     try:
         for table in tables:
-            cols = [r[0] for r in con.execute(f"describe {table}").fetchall() if not r[0].endswith("loaded_at")]
+            cols = [r[0] for r in con.execute(f"describe {table}").fetchall() if not r[0].endswith(LOAD_ORDER_COLUMNS)]
             rows = con.execute(f"select {', '.join(cols)} from {table}").fetchall()
             out[table] = hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
     finally:
@@ -134,6 +142,9 @@ def test_incremental_build_processes_only_new_batches(tmp_path: Path) -> None:
     partial = tmp_path / "partial"
     copy_landing(full, partial, kinds=("identifies",))
     copy_landing(full, partial, before=last_day, kinds=("events",))  # the last day's batches are held back
+    # and one hour's batch from mid-window: late events for old hours, which the hourly marts must still count
+    days = landing_days(full)
+    sorted((partial / "events" / f"date={days[len(days) // 3]}").rglob("*.parquet"))[5].unlink()
     incremental = _settings(tmp_path / "inc", partial)
     first = build(incremental, data_tests=False)  # the new day's build runs the data tests
     new_files = copy_landing(full, partial, kinds=("events",))

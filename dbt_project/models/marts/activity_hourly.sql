@@ -1,34 +1,32 @@
+{{
+    config(
+        materialized=incremental_materialization(),
+        unique_key='hour_at',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
 -- Hourly activity per segment value: active users, events and signups. The grain anomaly detection watches.
+-- Incremental runs rebuild only the hours whose per-user state (int_user_hourly_segments) was rewritten since
+-- this table was, the hours past its old ends, or every hour when the set of segment values changed (each
+-- hour has a row for every value ever seen).
 with
 
-events as (
+user_hours as (
 
-    select
-        events.event_hour,
-        events.user_id,
-        events.event_name,
-        events.platform,
-        coalesce(user_daily.plan, 'unknown') as plan,
-        users.country,
-        users.signup_channel
-    from {{ ref('fct_events') }} as events
-    inner join {{ ref('dim_users') }} as users
-        on events.user_id = users.user_id
-    left join {{ ref('fct_user_daily') }} as user_daily
-        on events.user_id = user_daily.user_id and events.event_date = user_daily.activity_date
+    select * from {{ ref('int_user_hourly_segments') }}
 
 ),
 
-segmented as (
+segments as (
 
+    -- every segment value ever seen (per column: cheaper than a distinct over the segmented rows)
     {% for dim, expr in segment_dimensions() + [('event_name', 'event_name')] %}
-        select
-            event_hour,
+        select distinct
             '{{ dim }}' as segment_dim,
-            cast({{ expr }} as {{ dbt.type_string() }}) as segment_value,
-            user_id,
-            event_name
-        from events
+            cast({{ expr }} as {{ dbt.type_string() }}) as segment_value
+        from user_hours
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -36,17 +34,93 @@ segmented as (
 
 hour_series as (
 
-    -- from the fact itself, not from the events CTE: DuckDB materialises a CTE read twice; every event's user is
-    -- in dim_users, so the span is the same (this alone did not make the mart fit 3 GB at 40M: BENCHMARKS.md)
     select {{ series('min(event_hour)', 'max(event_hour)', "interval '1' hour") }} as hour_at
-    from {{ ref('fct_events') }}
+    from user_hours
 
 ),
+
+{% if is_incremental() %}
+    previous as (
+
+        select
+            min(existing.hour_at) as first_hour,
+            max(existing.hour_at) as last_hour,
+            max(existing.refreshed_at) as refreshed_at
+        from {{ this }} as existing
+
+    ),
+
+    segment_changes as (
+
+        select count(*) as changed
+        from (
+            (
+                select
+                    segments.segment_dim,
+                    segments.segment_value
+                from segments
+                except
+                select distinct
+                    existing.segment_dim,
+                    existing.segment_value
+                from {{ this }} as existing
+            )
+            union all
+            (
+                select distinct
+                    existing.segment_dim,
+                    existing.segment_value
+                from {{ this }} as existing
+                except
+                select
+                    segments.segment_dim,
+                    segments.segment_value
+                from segments
+            )
+        ) as differences
+
+    ),
+
+    changed_hours as (
+
+        select distinct user_hours.event_hour
+        from user_hours
+        where user_hours.refreshed_at > (select previous.refreshed_at from previous)
+
+    ),
+{% endif %}
 
 hours as (
 
     select cast(hour_series.hour_at as timestamp) as hour_at
     from hour_series
+    {% if is_incremental() %}
+        cross join previous
+        where
+            (select segment_changes.changed from segment_changes) > 0
+            or cast(hour_series.hour_at as timestamp) in (select changed_hours.event_hour from changed_hours)
+            or cast(hour_series.hour_at as timestamp) > previous.last_hour
+            or cast(hour_series.hour_at as timestamp) < previous.first_hour
+    {% endif %}
+
+),
+
+segmented as (
+
+    {% for dim, expr in segment_dimensions() + [('event_name', 'event_name')] %}
+        select
+            user_hours.event_hour,
+            '{{ dim }}' as segment_dim,
+            cast({{ expr }} as {{ dbt.type_string() }}) as segment_value,
+            user_hours.user_id,
+            user_hours.event_name,
+            user_hours.events
+        from user_hours
+        {% if is_incremental() %}
+            where user_hours.event_hour in (select hours.hour_at from hours)
+        {% endif %}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
@@ -59,7 +133,7 @@ user_counts as (
         segment_dim,
         segment_value,
         user_id,
-        count(*) as events,
+        sum(events) as events,
         max(case when event_name = 'signed_up' then 1 else 0 end) as signed_up
     from segmented
     group by event_hour, segment_dim, segment_value, user_id
@@ -78,15 +152,6 @@ counts as (
     from user_counts
     group by event_hour, segment_dim, segment_value
 
-),
-
-segments as (
-
-    select distinct
-        segment_dim,
-        segment_value
-    from counts
-
 )
 
 select
@@ -95,7 +160,8 @@ select
     segments.segment_value,
     cast(coalesce(counts.active_users, 0) as bigint) as active_users,
     cast(coalesce(counts.events, 0) as bigint) as events,
-    cast(coalesce(counts.signups, 0) as bigint) as signups
+    cast(coalesce(counts.signups, 0) as bigint) as signups,
+    (select max(state.refreshed_at) as refreshed_at from user_hours as state) as refreshed_at
 from hours
 cross join segments
 left join counts

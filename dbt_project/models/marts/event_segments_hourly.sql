@@ -1,22 +1,36 @@
+{{
+    config(
+        materialized=incremental_materialization(),
+        unique_key='hour_at',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
 -- Hourly events per event name x segment value: where in the population an event-level move sits (an error
 -- event rising on one platform only). metric_incidents reads it to tell who an event's incident hits.
+-- Incremental runs rebuild only the hours whose per-user state (int_user_hourly_segments) was rewritten since
+-- this table was.
 with
 
-events as (
+{% if is_incremental() %}
+    changed_hours as (
 
-    select
-        events.event_hour,
-        events.user_id,
-        events.event_name,
-        events.platform,
-        coalesce(user_daily.plan, 'unknown') as plan,
-        users.country,
-        users.signup_channel
-    from {{ ref('fct_events') }} as events
-    inner join {{ ref('dim_users') }} as users
-        on events.user_id = users.user_id
-    left join {{ ref('fct_user_daily') }} as user_daily
-        on events.user_id = user_daily.user_id and events.event_date = user_daily.activity_date
+        select distinct state.event_hour
+        from {{ ref('int_user_hourly_segments') }} as state
+        where
+            state.refreshed_at
+            > (select max(existing.refreshed_at) as refreshed_at from {{ this }} as existing)
+
+    ),
+{% endif %}
+
+user_hours as (
+
+    select * from {{ ref('int_user_hourly_segments') }}
+    {% if is_incremental() %}
+        where event_hour in (select changed_hours.event_hour from changed_hours)
+    {% endif %}
 
 ),
 
@@ -28,8 +42,9 @@ segmented as (
             event_name,
             '{{ dim }}' as segment_dim,
             cast({{ expr }} as {{ dbt.type_string() }}) as segment_value,
-            user_id
-        from events
+            user_id,
+            events
+        from user_hours
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -45,7 +60,7 @@ user_counts as (
         segment_dim,
         segment_value,
         user_id,
-        count(*) as events
+        sum(events) as events
     from segmented
     group by event_hour, event_name, segment_dim, segment_value, user_id
 
@@ -57,6 +72,8 @@ select
     segment_dim,
     segment_value,
     cast(sum(events) as bigint) as events,
-    cast(count(user_id) as bigint) as active_users
+    cast(count(user_id) as bigint) as active_users,
+    (select max(state.refreshed_at) as refreshed_at from {{ ref('int_user_hourly_segments') }} as state)
+        as refreshed_at
 from user_counts
 group by event_hour, event_name, segment_dim, segment_value
