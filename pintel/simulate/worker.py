@@ -56,8 +56,8 @@ class OracleProcess:
     """Runs :class:`OracleJob` s in the worker process; ``submit`` returns a future of ``(prob, upgrade)``.
 
     A sender thread writes the jobs (so a full pipe never stalls the simulation) and a reader thread resolves
-    the futures. If the worker dies, every pending and later future fails with an error naming the worker, its
-    exit code and the end of its stderr, so the simulation fails instead of waiting forever.
+    the futures. If the worker dies, every pending future fails, and every later ``submit`` raises, with an error
+    naming the worker, its exit code and the end of its stderr, so the simulation fails instead of waiting.
     """
 
     def __init__(self, world: World):
@@ -65,7 +65,9 @@ class OracleProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- lives as long as the worker; closed by shutdown
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "pintel.simulate.worker"],
+            # -P: no working directory on sys.path, so the worker imports this very package (from PYTHONPATH)
+            # and not whatever ``pintel`` folder the run was started beside.
+            [sys.executable, "-P", "-m", "pintel.simulate.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -87,11 +89,11 @@ class OracleProcess:
         return self._proc.pid
 
     def submit(self, job: OracleJob) -> Future:
+        """Queue a job; raises at once if the worker has already died (the run fails at its next snapshot)."""
         future: Future = Future()
         with self._lock:
             if self._error is not None:
-                future.set_exception(self._error)
-                return future
+                raise self._error
             key = next(self._keys)
             self._futures[key] = future
         self._outbox.put((key, job))
