@@ -40,8 +40,10 @@ FLAG_STREAM = 5
 
 
 # Runs from this many user-days (users x days) on run the churn oracle in its worker process (see
-# :mod:`pintel.simulate.worker`); smaller runs, the tests' among them, do not pay for starting it.
-ORACLE_PROCESS_FROM = 200_000
+# :mod:`pintel.simulate.worker`); smaller runs, the tests' among them, do not pay for starting it. Measured on
+# a busy 2-core box (BENCHMARKS.md): 12 500 x 180 gains (main thread 25-35 -> 12 CPU s), 2 500 x 90 does not
+# (its oracle is ~1 CPU s, the worker costs ~1.4).
+ORACLE_PROCESS_FROM = 1_000_000
 
 
 class _Inline:
