@@ -26,6 +26,11 @@ def _checksums(root: Path) -> dict[str, str]:
 def test_the_worker_process_writes_the_same_files_as_the_in_process_oracle(tmp_path: Path, monkeypatch) -> None:
     simulate(CFG, tmp_path / "inline")
     monkeypatch.setattr(engine, "ORACLE_PROCESS_FROM", 0)
+    # Started beside another ``pintel`` folder, the worker still imports this package (``python -P``).
+    decoy = tmp_path / "decoy" / "pintel"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text('raise ImportError("the decoy package, not the simulator")\n')
+    monkeypatch.chdir(decoy.parent)
     simulate(CFG, tmp_path / "worker")
     inline, worker = _checksums(tmp_path / "inline"), _checksums(tmp_path / "worker")
     assert any("churn_snapshots" in name for name in inline)
