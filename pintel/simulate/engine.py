@@ -29,25 +29,50 @@ from pintel.simulate.dynamics import TREATMENT_DAY, Draws, State, StepOut, World
 from pintel.simulate.emit import DayBatch, DayOutcome, Emitter, Experiment, Incidents
 from pintel.simulate.events import DAY_MS, EventFactory
 from pintel.simulate.flags import FlagLayer, Noise
-from pintel.simulate.oracle import oracle_job
+from pintel.simulate.oracle import OracleJob, oracle_job
 from pintel.simulate.plays import TWIN_FLAG_STREAM, TWIN_ORACLE_STREAM, TWIN_STREAM, PlayTwins
 from pintel.simulate.population import Population, draw_population
 from pintel.simulate.truth import write_truth
+from pintel.simulate.worker import OracleProcess
 from pintel.simulate.writer import BatchWriter
 
 FLAG_STREAM = 5
 
 
-class _Inline:
-    """An executor that runs each job at once (the oracle on the simulating thread)."""
+# Runs from this many user-days (users x days) on run the churn oracle in its worker process (see
+# :mod:`pintel.simulate.worker`); smaller runs, the tests' among them, do not pay for starting it. Measured on
+# a busy 2-core box (BENCHMARKS.md): 12 500 x 180 gains (main thread 25-35 -> 12 CPU s), 2 500 x 90 does not
+# (its oracle is ~1 CPU s, the worker costs ~1.4).
+ORACLE_PROCESS_FROM = 1_000_000
 
-    def submit(self, fn: Callable[[], tuple]) -> Future:
+
+class _Inline:
+    """Runs each oracle job at once, on the simulating thread."""
+
+    def __init__(self, world: World):
+        self.world = world
+
+    def submit(self, job: OracleJob) -> Future:
         future: Future = Future()
-        future.set_result(fn())
+        future.set_result(job.run(self.world))
         return future
 
-    def shutdown(self) -> None:
+    def shutdown(self, cancel: bool = False) -> None:
         pass
+
+
+class _Threaded(_Inline):
+    """Runs the oracle jobs on a thread of their own (NumPy releases the GIL; worth it with a third core)."""
+
+    def __init__(self, world: World):
+        super().__init__(world)
+        self.pool = ThreadPoolExecutor(max_workers=1)
+
+    def submit(self, job: OracleJob) -> Future:
+        return self.pool.submit(job.run, self.world)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        self.pool.shutdown(cancel_futures=cancel)
 
 
 def _rng(seed: int, stream: int, day: int = 0) -> np.random.Generator:
@@ -135,11 +160,14 @@ class Simulation:
         self.flags = FlagLayer(cfg, self.pop.platform, self.factory, self.start_ms, self.actions)
         self.events = BatchWriter(self.out, "events", cfg.fmt, "properties")
         self.identifies = BatchWriter(self.out, "identifies", cfg.fmt, "traits", hours=24)
-        # The churn oracle's Monte Carlo paths run beside the simulation (see :func:`oracle_job`) when a third
-        # core is free: the writer thread has the second, and on two cores a third thread only adds GIL
-        # hand-offs (measured: ~20 % more CPU and no shorter wall time at 2 500 x 90 on a busy 2-core box).
-        self._oracle_pool = ThreadPoolExecutor(max_workers=1) if len(os.sched_getaffinity(0)) >= 3 else _Inline()
-        self._oracle: list[Future] = []
+        # The churn oracle's Monte Carlo paths run beside the simulation: in a worker process on large runs;
+        # else on a thread when a third core is free (the writer thread has the second, and on two cores a
+        # third thread only adds GIL hand-offs: ~20 % more CPU and no shorter wall time at 2 500 x 90).
+        if cfg.oracle_draws > 0 and cfg.users * cfg.days >= ORACLE_PROCESS_FROM:
+            self._oracle_pool: _Inline | OracleProcess = OracleProcess(self.world)
+        else:
+            self._oracle_pool = _Threaded(self.world) if len(os.sched_getaffinity(0)) >= 3 else _Inline(self.world)
+        self._oracle: list[Callable[[], tuple]] = []
 
     # ----------------------------------------------------------------- setup
     def _setup_experiment(self) -> Experiment:
@@ -167,13 +195,17 @@ class Simulation:
     # ------------------------------------------------------------------ loop
     def run(self, progress: bool = True) -> dict:
         cfg = self.cfg
-        for day in tqdm(range(cfg.days), desc="simulating days", unit="day", disable=not progress):
-            self._day(day)
-            self.events.flush(before_ms=self.start_ms + (day + 1) * DAY_MS)
-            self.identifies.flush(before_ms=self.start_ms + day * DAY_MS)
-        self.events.flush()
-        self.identifies.flush()
-        self._collect_oracle()
+        try:
+            for day in tqdm(range(cfg.days), desc="simulating days", unit="day", disable=not progress):
+                self._day(day)
+                self.events.flush(before_ms=self.start_ms + (day + 1) * DAY_MS)
+                self.identifies.flush(before_ms=self.start_ms + day * DAY_MS)
+            self.events.flush()
+            self.identifies.flush()
+            self._collect_oracle()
+        except BaseException:
+            self._oracle_pool.shutdown(cancel=True)  # no orphaned worker
+            raise
         self._adopt_twins()
         return write_truth(self)
 
@@ -244,47 +276,43 @@ class Simulation:
         self.state.put(self.n + j, twin)
 
     def _snapshot(self, day: int) -> None:
-        """Queue the day's oracle on the oracle thread; its copy of the state is taken now."""
+        """Queue the day's oracle (inline, on a thread or in the worker); its copy of the state is taken now."""
         w, cfg = self.cfg.churn_inactivity_days, self.cfg
         # Drawn for the base world's eligible users, so a replay's plays cannot shift anyone else's draws.
         eligible = np.flatnonzero((self.last_valid_base >= day - w) & (self.valid_cancel_day_base < 0))
-        base = oracle_job(
-            self.world, self.state, eligible, day, cfg.churn_horizon_days, cfg.oracle_draws, _rng(cfg.seed, 2, day)
+        base = self._oracle_pool.submit(
+            oracle_job(self.state, eligible, day, cfg.churn_horizon_days, cfg.oracle_draws, _rng(cfg.seed, 2, day))
         )
         plan = self.state.plan[eligible].copy()
         if not len(self.plays):
-            self._oracle.append(self._oracle_pool.submit(lambda: (day, eligible, *base(), plan)))
+            self._oracle.append(lambda: (day, eligible, *base.result(), plan))
             return
         started = np.zeros(self.n, bool)
         started[self.plays.users[self.plays.started]] = True
         keep = ~started[eligible]
         real = np.flatnonzero((self.last_valid >= day - w) & (self.valid_cancel_day < 0) & started)
         rows = self.plays.rows[self.plays.index[real]]
-        twin = oracle_job(
-            self.world,
-            self.state,
-            rows,
-            day,
-            cfg.churn_horizon_days,
-            cfg.oracle_draws,
-            _rng(cfg.seed, TWIN_ORACLE_STREAM, day),
+        twin = self._oracle_pool.submit(
+            oracle_job(
+                self.state, rows, day, cfg.churn_horizon_days, cfg.oracle_draws, _rng(cfg.seed, TWIN_ORACLE_STREAM, day)
+            )
         )
         users = np.r_[eligible[keep], real]
         order = np.argsort(users, kind="stable")
         plan = np.r_[plan[keep], self.state.plan[rows]][order]
 
         def merged() -> tuple:
-            (prob, upgrade), (twin_prob, twin_upgrade) = base(), twin()
+            (prob, upgrade), (twin_prob, twin_upgrade) = base.result(), twin.result()
             prob = np.r_[prob[keep], twin_prob][order]
             upgrade = np.r_[upgrade[keep], twin_upgrade][order]
             return day, users[order], prob, upgrade, plan
 
-        self._oracle.append(self._oracle_pool.submit(merged))
+        self._oracle.append(merged)
 
     def _collect_oracle(self) -> None:
         """Wait for every queued oracle and record the snapshots in day order (re-raising a failure)."""
-        for future in self._oracle:
-            day, eligible, prob, upgrade, plan = future.result()
+        for finish in self._oracle:
+            day, eligible, prob, upgrade, plan = finish()
             self.rec.snapshots.append((day, eligible, prob, plan))
             self.rec.upgrade_probability.append(upgrade)
         self._oracle = []

@@ -17,7 +17,7 @@ those days.) Reading the paths draws no random number, so the events and the chu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,23 +38,43 @@ def oracle_probabilities(
 
     The upgrade probability is NaN for rows not on the free plan at ``day`` and 0 for cancelled users.
     """
-    return oracle_job(world, state, rows, day, horizon, draws, rng)()
+    return oracle_job(state, rows, day, horizon, draws, rng).run(world)
+
+
+@dataclass
+class OracleJob:
+    """One snapshot's paths, ready to run later: the rows' state copied, the snapshot's own random stream.
+
+    Plain data (the world apart), so the simulation can run it on a thread or ship it to the oracle worker
+    process (:mod:`pintel.simulate.worker`), which holds its own copy of the world; the generator travels with
+    its state, so wherever it runs it draws exactly the same numbers.
+    """
+
+    start: State | None  # None: no rows
+    live: np.ndarray
+    plan: np.ndarray
+    day: int
+    horizon: int
+    draws: int
+    rng: np.random.Generator
+
+    def run(self, world: World) -> tuple[np.ndarray, np.ndarray]:
+        if self.start is None:
+            return np.zeros(0), np.zeros(0)
+        return _run_paths(world, self.start, self.live, self.plan, self.day, self.horizon, self.draws, self.rng)
 
 
 def oracle_job(
-    world: World, state: State, rows: np.ndarray, day: int, horizon: int, draws: int, rng: np.random.Generator
-) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    state: State, rows: np.ndarray, day: int, horizon: int, draws: int, rng: np.random.Generator
+) -> OracleJob:
     """:func:`oracle_probabilities` as a job to run later: the rows' state is copied now, the paths run then.
 
-    The simulation runs each snapshot's oracle on a worker thread while it goes on with the next days (the
-    paths are a third of a run's work and NumPy releases the GIL); the copy makes the job independent of them.
+    The simulation goes on with the next days while a snapshot's paths run (they are a fifth of a 10M run's
+    work); the copy makes the job independent of them.
     """
-    if len(rows) == 0:
-        return lambda: (np.zeros(0), np.zeros(0))
     live = ~state.cancelled[rows]
-    plan = state.plan[rows].copy()
-    start = state.take(rows[live])
-    return lambda: _run_paths(world, start, live, plan, day, horizon, draws, rng)
+    start = state.take(rows[live]) if len(rows) else None
+    return OracleJob(start, live, state.plan[rows].copy(), day, horizon, draws, rng)
 
 
 def _run_paths(

@@ -62,7 +62,8 @@ class BatchWriter:
         self.hours = hours
         self.fmt = fmt
         self.payload = payload
-        self.buffer: dict[int, list[pa.Table]] = defaultdict(list)
+        # Per hour, the parts of sorted day tables (a future of the table, its first row, its row count).
+        self.buffer: dict[int, list[tuple[Future, int, int]]] = defaultdict(list)
         self.files: list[Path] = []
         # Parquet encoding releases the GIL: writing on a worker overlaps it with the next day's simulation.
         self._pool = ThreadPoolExecutor(max_workers=1)
@@ -72,27 +73,28 @@ class BatchWriter:
     def add(self, table: pa.Table, received_ms: np.ndarray) -> None:
         """Queue ``table``'s rows under their arrival hours (a stable sort: rows keep generation order).
 
-        One ``take`` of the whole table, then zero-copy slices: taking each hour's rows separately (on the
-        writer thread) was measured slower at 10M messages, ~90 small takes a day cost more than one large one.
+        One ``take`` of the whole table, then zero-copy slices: taking each hour's rows separately was measured
+        slower at 10M messages, ~90 small takes a day cost more than one large one. The take runs on the writer
+        thread (queued before the writes that read it; Arrow releases the GIL), off the simulating thread.
         """
         if table.num_rows == 0:
             return
         hour = received_ms // HOUR_MS
         order = np.argsort(hour, kind="stable")
         hour_sorted = hour[order]
-        table = table.take(pa.array(order))
+        taken = self._pool.submit(table.take, pa.array(order))
         bounds = np.flatnonzero(np.diff(hour_sorted)) + 1
         starts = np.r_[0, bounds]
         ends = np.r_[bounds, len(order)]
         for s, e in zip(starts, ends, strict=True):
-            self.buffer[int(hour_sorted[s]) // self.hours * self.hours].append(table.slice(s, e - s))
+            self.buffer[int(hour_sorted[s]) // self.hours * self.hours].append((taken, int(s), int(e - s)))
 
     def flush(self, before_ms: int | None = None) -> None:
         """Write every buffered hour that starts before ``before_ms`` (all of them when None)."""
         for hour in sorted(self.buffer):
             if before_ms is not None and hour * HOUR_MS >= before_ms:
                 break
-            self._pending.append(self._pool.submit(self._write, hour, pa.concat_tables(self.buffer.pop(hour))))
+            self._pending.append(self._pool.submit(self._write_parts, hour, self.buffer.pop(hour)))
             # One worker runs the writes in order: waiting on the oldest bounds the queue.
             while len(self._pending) - self._waited > MAX_QUEUED_WRITES:
                 self._pending[self._waited].result()
@@ -105,6 +107,9 @@ class BatchWriter:
         pending, self._pending, self._waited = self._pending, [], 0
         for future in pending:
             self.files.append(future.result())
+
+    def _write_parts(self, hour: int, parts: list[tuple[Future, int, int]]) -> Path:
+        return self._write(hour, pa.concat_tables([taken.result().slice(s, n) for taken, s, n in parts]))
 
     def _write(self, hour: int, table: pa.Table) -> Path:
         # Rows keep generation order (deterministic); sorting ~50k rows per file costs more than it gives.
