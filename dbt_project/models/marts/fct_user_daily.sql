@@ -6,11 +6,41 @@
     )
 }}
 
+-- depends_on: {{ ref('stg_segment__identifies') }}
 -- One row per active user-day (keyed by user_id, activity_date) with that day's events, sessions and
--- features. Incremental runs recompute only the days touched by newly loaded events.
+-- features. Incremental runs recompute the days touched by newly loaded events, and the days holding a row whose
+-- plan the plan history no longer gives (an identify call that arrived late restated it).
 with
 
 {% if is_incremental() %}
+    reidentified_users as (
+
+        -- users with identify calls loaded since the last run: the only ones whose plan history can have changed
+        -- (identify calls are attributed by their own timestamp, so a late one rewrites past periods)
+        select distinct identifies.user_id
+        from {{ ref('stg_segment__identifies') }} as identifies
+        where
+            identifies.loaded_at
+            > (select max(existing.loaded_at) as max_loaded_at from {{ this }} as existing)
+
+    ),
+
+    restated_days as (
+
+        -- days holding a row of theirs whose plan is not the one now in force at its last event
+        select distinct existing.activity_date
+        from {{ this }} as existing
+        inner join reidentified_users
+            on existing.user_id = reidentified_users.user_id
+        left join {{ ref('int_user_plans_versioned') }} as plans
+            on
+                existing.user_id = plans.user_id
+                and existing.last_event_at >= plans.valid_from
+                and existing.last_event_at < {{ period_end('plans.valid_to') }}
+        where existing.plan != coalesce(plans.plan, 'unknown')
+
+    ),
+
     affected as (
 
         -- the days that got new events, and the day before: a session started then may have grown past midnight
@@ -21,6 +51,8 @@ with
         select min(event_date) - 1 as event_date
         from {{ ref('fct_events') }}
         where loaded_at > (select max(existing.loaded_at) as max_loaded_at from {{ this }} as existing)
+        union
+        select restated_days.activity_date as event_date from restated_days
 
     ),
 {% endif %}
