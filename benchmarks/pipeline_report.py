@@ -69,7 +69,13 @@ def median_stages(size: str, users: int, days: int, results: list[dict], resourc
     if "hand" in last:
         extras = {k: _by_name([[r[k]] for r in results])[0] for k in ("compile", "hand", "dbt_run")}
         new_day = _by_name([r["new_day"] for r in results])
-        report.update(extras, new_day=new_day, hand_models=last["hand_models"], new_day_files=last["new_day_files"])
+        report.update(
+            extras,
+            new_day=new_day,
+            hand_models=last["hand_models"],
+            new_day_files=last["new_day_files"],
+            new_day_nodes=last.get("new_day_nodes", {}),
+        )
         build = get["dbt SQL layer (build)"]
         full = build.wall + get["load (landing -> raw)"].wall
         summary.update(
@@ -82,6 +88,8 @@ def median_stages(size: str, users: int, days: int, results: list[dict], resourc
             overhead_build_cpu=_ratio(build.cpu, extras["hand"].cpu),
             new_day_s=round(sum(s.wall for s in new_day), 1),
             new_day_ratio=_ratio(sum(s.wall for s in new_day), full),
+            new_day_ratio_cpu=_ratio(sum(s.cpu for s in new_day), build.cpu + get["load (landing -> raw)"].cpu),
+            backfill_age_hours=last.get("backfill_age_hours", 0),
             peak_rss_gib=round(max(summary["peak_rss_gib"], *(s.rss_gib for s in [*extras.values(), *new_day])), 2),
         )
     report["summary"] = summary
@@ -119,6 +127,12 @@ def markdown(report: dict) -> str:
         lines.append(f"| {name[:70]} | {t:.1f} | {hand.get(name, float('nan')):.1f} |")
     tests = sum(t for uid, t in report["sql_nodes"].items() if uid.startswith(("test.", "unit_test.")))
     lines.append(f"\nData and unit tests summed: {tests:.1f} s of {sum(report['sql_nodes'].values()):.1f} s.")
+    if report.get("new_day_nodes"):
+        lines += [
+            "",
+            "Slowest new-day nodes (run_results, s): "
+            + ", ".join(f"{k.split('.')[-1][:60]} {v:.1f}" for k, v in _top(report["new_day_nodes"], 15)),
+        ]
     if report["ml_models"]:
         lines += [
             "",

@@ -93,4 +93,39 @@ def test_report_markdown_names_the_ratios() -> None:
     report = median_stages("tiny", 1, 1, [result], "limits")
     assert report["summary"]["overhead_build"] == 3.0 and report["summary"]["overhead_run"] == 2.0
     assert report["summary"]["new_day_ratio"] == round(1.0 / 7.0, 2)
+    assert report["summary"]["new_day_ratio_cpu"] == round(1.0 / 6.0, 2)
     assert "| fct_events | 2.0 | 1.0 |" in markdown(report)
+
+
+def test_settle_backfill_moves_only_the_load_timestamps(tmp_path: Path) -> None:
+    from pintel.ingest.landing import DDL, RAW_TABLE
+
+    warehouse = tmp_path / "pintel.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute(DDL)
+    for kind, payload in (("events", "properties"), ("identifies", "traits")):
+        con.execute(RAW_TABLE.format(kind=kind, payload=payload))
+        con.execute(
+            f"insert into raw.{kind} (_row_id, _file_id, _row_number, _source, _loaded_at, event_timestamp, "
+            "is_parseable, message_bytes) values ('r1', 1, 1, 'segment', timestamp '2026-12-02 10:00:00', "
+            "'2025-01-06T00:00:00Z', true, 10)"
+        )
+    con.execute(
+        "insert into raw.ingested_files values (1, 'f.parquet', 'events', 'segment', 'parquet', 1, 'c', 10, "
+        "timestamp '2026-12-02 10:00:00')"
+    )
+    con.close()
+    bench_pipeline.settle_backfill(warehouse, 96)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    moved = [
+        con.sql(f"select {column}, {other} from raw.{table}").fetchone()
+        for table, column, other in (
+            ("events", "_loaded_at", "event_timestamp"),
+            ("identifies", "_loaded_at", "event_timestamp"),
+            ("ingested_files", "loaded_at", "path"),
+        )
+    ]
+    con.close()
+    assert [str(m[0]) for m in moved] == ["2026-11-28 10:00:00"] * 3
+    assert [m[1] for m in moved] == ["2025-01-06T00:00:00Z", "2025-01-06T00:00:00Z", "f.parquet"]
+    assert bench_pipeline.default_backfill_age() > 24
