@@ -23,7 +23,7 @@ from tests.support.warehouse import SQL_LAYER_TESTS, settings_for, without_dbt_a
 
 #: 36 days from a Monday: the last day is the first weekly churn snapshot (dim_dates.is_churn_snapshot: a Monday
 #: at least var('churn_inactivity_days') = 30 days into the data), so fct_user_features holds rows to restate.
-WORLD = SimConfig(users=120, days=36, seed=12, incidents=False)
+WORLD = SimConfig(users=80, days=36, seed=12, incidents=False)
 #: The hourly marts (their lineage holds fct_user_daily and int_user_hourly_segments) and the churn features: the
 #: incremental models a plan or another identify trait feeds.
 SELECT = ["+activity_hourly", "+event_segments_hourly", "+fct_user_features"]
