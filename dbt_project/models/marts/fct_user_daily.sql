@@ -17,11 +17,7 @@ with
 
         -- users with identify calls loaded since the last run: the only ones whose plan history can have changed
         -- (identify calls are attributed by their own timestamp, so a late one rewrites past periods)
-        select distinct identifies.user_id
-        from {{ ref('stg_segment__identifies') }} as identifies
-        where
-            identifies.loaded_at
-            > (select max(existing.loaded_at) as max_loaded_at from {{ this }} as existing)
+        {{ reidentified_users('loaded_at') }}
 
     ),
 

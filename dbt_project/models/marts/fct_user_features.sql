@@ -7,16 +7,63 @@
     )
 }}
 
+-- depends_on: {{ ref('stg_segment__identifies') }}
 -- One row per eligible user per weekly snapshot (dim_dates.is_churn_snapshot), with features computed ONLY from
 -- activity before the snapshot date. Eligible = active in the var('churn_inactivity_days') days before the snapshot
 -- and not cancelled before it (the population the churn label is defined on). Incremental runs recompute snapshots
--- after the earliest day touched by newly loaded events, so late events correct features point-in-time.
+-- after the earliest day touched by newly loaded events, so late events correct features point-in-time, and the
+-- snapshots holding a row whose plan, tenure or seats the identify history no longer gives (a late identify).
 with
 
 {% if is_incremental() %}
     bounds as (
 
         select max(date_day) as last_date from {{ ref('dim_dates') }}
+
+    ),
+
+    reidentified_users as (
+
+        -- users with identify calls loaded since the last run: the only ones whose identify history can have
+        -- changed (identify calls are attributed by their own timestamp, so a late one rewrites past snapshots)
+        {{ reidentified_users('source_loaded_at') }}
+
+    ),
+
+    reidentified_rows as (
+
+        select
+            existing.user_id,
+            existing.snapshot_date,
+            existing.plan,
+            existing.tenure_days,
+            existing.seats
+        from {{ this }} as existing
+        inner join reidentified_users
+            on existing.user_id = reidentified_users.user_id
+
+    ),
+
+    reidentified_identities as (
+
+        {{ snapshot_identity('reidentified_rows') }}
+
+    ),
+
+    restated_snapshots as (
+
+        -- snapshots holding a row of theirs whose identify-derived values are no longer the ones in force
+        select distinct reidentified_rows.snapshot_date
+        from reidentified_rows
+        left join reidentified_identities
+            on
+                reidentified_rows.user_id = reidentified_identities.user_id
+                and reidentified_rows.snapshot_date = reidentified_identities.snapshot_date
+        where
+            reidentified_identities.user_id is null
+            or reidentified_rows.plan != reidentified_identities.plan
+            or reidentified_rows.tenure_days != reidentified_identities.tenure_days
+            or reidentified_rows.seats != reidentified_identities.seats
 
     ),
 {% endif %}
@@ -43,7 +90,12 @@ snapshots as (
     from {{ ref('dim_dates') }} as dates
     where
         dates.is_churn_snapshot
-        and dates.date_day > (select recompute_after.first_affected_date from recompute_after)
+        and (
+            dates.date_day > (select recompute_after.first_affected_date from recompute_after)
+            {% if is_incremental() %}
+                or dates.date_day in (select restated_snapshots.snapshot_date from restated_snapshots)
+            {% endif %}
+        )
 
 ),
 
@@ -152,9 +204,9 @@ tickets as (
 
 ),
 
-plans as (
+snapshot_identities as (
 
-    select * from {{ ref('int_user_plans_versioned') }}
+    {{ snapshot_identity('eligible') }}
 
 )
 
@@ -182,13 +234,13 @@ select
     cast(coalesce(key_feature_first_use.first_used_date < eligible.snapshot_date, false) as integer)
         as key_feature_adopted,
     cast(coalesce(tickets.tickets_28d, 0) as integer) as tickets_28d,
-    coalesce(plans.plan, 'unknown') as plan,
-    cast({{ days_between('users.signup_date', 'eligible.snapshot_date') }} as integer) as tenure_days,
-    coalesce(users.seats, 1) as seats,
+    snapshot_identities.plan,
+    snapshot_identities.tenure_days,
+    snapshot_identities.seats,
     (select max(user_daily.loaded_at) as newest_load from user_daily) as source_loaded_at
 from eligible
-inner join {{ ref('dim_users') }} as users
-    on eligible.user_id = users.user_id
+inner join snapshot_identities
+    on eligible.snapshot_date = snapshot_identities.snapshot_date and eligible.user_id = snapshot_identities.user_id
 left join window_activity
     on eligible.snapshot_date = window_activity.snapshot_date and eligible.user_id = window_activity.user_id
 left join window_features
@@ -197,8 +249,3 @@ left join key_feature_first_use
     on eligible.user_id = key_feature_first_use.user_id
 left join tickets
     on eligible.snapshot_date = tickets.snapshot_date and eligible.user_id = tickets.user_id
-left join plans
-    on
-        eligible.user_id = plans.user_id
-        and eligible.snapshot_date > plans.valid_from
-        and eligible.snapshot_date <= {{ period_end('plans.valid_to') }}
