@@ -171,6 +171,31 @@ def test_all_suites_pass_on_good_data(warehouse: Path, gx_root: Path) -> None:
     json.dumps([r.to_metadata() for r in results])  # Dagster metadata must be JSON-serialisable
 
 
+def test_suites_run_side_by_side_as_one_after_another(warehouse: Path, gx_root: Path) -> None:
+    # Two defects, one in a suite with a SELECT (started first in a worker) and one in a small suite.
+    _inject(
+        warehouse,
+        """
+        update marts.fct_events set message_id = 'm1' where message_id = 'm2';
+        update marts.active_users_daily set dau = mau + 1 where activity_date = date '2025-01-03';
+        """,
+    )
+    serial = run_all(warehouse, context_root=gx_root, record=False, workers=1)
+    parallel = run_all(warehouse, context_root=gx_root, record=False, workers=2)
+
+    def comparable(results: list[SuiteResult]) -> list[dict]:
+        return [
+            {k: v for k, v in r.to_metadata().items() if k not in ("run_time_seconds", "run_id", "validated_at")}
+            for r in results
+        ]
+
+    assert [r.suite for r in parallel] == list(SUITES)  # registry order, whichever worker finished first
+    assert comparable(parallel) == comparable(serial)
+    assert {r.suite for r in parallel if not r.success} == {"fct_events", "active_users_daily"}
+    with pytest.raises(ValueError, match="workers"):
+        run_all(warehouse, context_root=gx_root, record=False, workers=0)
+
+
 def test_churn_suite_is_skipped_until_the_table_exists(warehouse: Path, gx_root: Path) -> None:
     skipped = run_suite(warehouse, "churn_predictions", context_root=gx_root, record=False)
     assert skipped.status == "skipped"
