@@ -37,12 +37,13 @@ from pintel.dbt_project import project_vars
 from pintel.quality.history import open_warehouse, record_results, table_exists
 from pintel.quality.partitions import validate_partitioned
 from pintel.quality.results import SuiteResult, failures_of, jsonable
-from pintel.quality.spec import SuiteSpec, query_at_most
+from pintel.quality.spec import SuiteSpec, query
 from pintel.quality.suites import SUITES
 from pintel.quality.workers import in_processes, worker_count
 from pintel.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
+    import pandas as pd
     from great_expectations.core import ExpectationSuite, ValidationDefinition
     from great_expectations.data_context import FileDataContext
 
@@ -313,8 +314,14 @@ def _validate(
             parameters = spec.parameters(con, thresholds) if spec.parameters else {}
             sql = spec.sql(thresholds) if spec.sql else None
             # A suite that declares its SELECT is read whole only while it fits one batch (else partitions).
-            frame = spec.load(con, thresholds) if sql is None else query_at_most(con, sql, batch_rows)
-            rows = len(frame) if frame is not None else _count(con, sql)
+            # Counted first (a projection of a table: metadata), so a partitioned suite reads no batch in vain.
+            frame: pd.DataFrame | None
+            if sql is None:
+                frame = spec.load(con, thresholds)
+                rows = len(frame)
+            else:
+                rows = _count(con, sql)
+                frame = query(con, sql) if rows <= batch_rows else None
         # The connection is closed here: GX can take seconds on millions of rows and must not hold the file.
         from great_expectations.core.run_identifier import RunIdentifier
 
@@ -383,22 +390,14 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str | None) -> int:
 def _crashed(spec: SuiteSpec, run_id: str, validated_at: datetime, error: BaseException) -> SuiteResult:
     """The result of a suite whose worker process died (e.g. killed for memory): an error, never a pass."""
     failure = {"exception": f"{type(error).__name__}: {error}"}
+    error_entry = {"expectation": "suite_error", "column": None, "kwargs": {}, "severity": spec.severity}
     return SuiteResult(
-        suite=spec.name,
-        asset=spec.asset,
-        critical=spec.critical,
-        success=False,
-        status="error",
-        evaluated=0,
-        failed=1,
-        failures=[
-            {"expectation": "suite_error", "column": None, "kwargs": {}, "severity": spec.severity, "observed": failure}
-        ],
-        run_time=0.0,
+        **{"suite": spec.name, "asset": spec.asset, "critical": spec.critical, "description": spec.description},
+        **{"success": False, "status": "error", "evaluated": 0, "failed": 1, "run_time": 0.0},
+        failures=[{**error_entry, "observed": failure}],
         observed_row_count=None,
         validated_at=validated_at,
         run_id=run_id,
-        description=spec.description,
     )
 
 
