@@ -11,6 +11,7 @@ dbt, to show the gates judge the data by the dbt vars the build used.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from pintel.quality import (
     HISTORY_TABLE,
     SUITES,
     SuiteResult,
+    SuiteSpec,
     build_data_docs,
     main_dq,
     run_all,
@@ -194,6 +196,27 @@ def test_suites_run_side_by_side_as_one_after_another(warehouse: Path, gx_root: 
     assert {r.suite for r in parallel if not r.success} == {"fct_events", "active_users_daily"}
     with pytest.raises(ValueError, match="workers"):
         run_all(warehouse, context_root=gx_root, record=False, workers=0)
+
+
+def test_a_worker_that_dies_is_an_error_not_a_pass(
+    warehouse: Path, gx_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker killed mid-suite (the kernel's OOM killer, say) must not let its suite pass.
+    dying = SuiteSpec(
+        name="dies_mid_suite",
+        asset="marts.fct_events",
+        critical=True,
+        description="a loader whose process dies",
+        load=lambda _con, _vars: os._exit(9),
+        expectations=lambda: [],
+    )
+    monkeypatch.setitem(SUITES, dying.name, dying)
+    results = run_all(warehouse, [dying.name, "conservation"], context_root=gx_root, record=False, workers=2)
+    assert [r.suite for r in results] == [dying.name, "conservation"]
+    assert results[0].status == "error" and results[0].blocking
+    assert "suite_error" in results[0].failed_expectations[0]
+    # The pool is broken for every job still running then: each is an error or its real result, never a pass.
+    assert results[1].status in ("error", "passed") and (results[1].status == "passed") == results[1].success
 
 
 def test_churn_suite_is_skipped_until_the_table_exists(warehouse: Path, gx_root: Path) -> None:
