@@ -11,6 +11,7 @@ dbt, to show the gates judge the data by the dbt vars the build used.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from pintel.quality import (
     HISTORY_TABLE,
     SUITES,
     SuiteResult,
+    SuiteSpec,
     build_data_docs,
     main_dq,
     run_all,
@@ -169,6 +171,52 @@ def test_all_suites_pass_on_good_data(warehouse: Path, gx_root: Path) -> None:
     assert by_name["fct_events"].observed_row_count == 7
     assert by_name["dau_distribution"].status == "passed"
     json.dumps([r.to_metadata() for r in results])  # Dagster metadata must be JSON-serialisable
+
+
+def test_suites_run_side_by_side_as_one_after_another(warehouse: Path, gx_root: Path) -> None:
+    # Two defects, one in a suite with a SELECT (started first in a worker) and one in a small suite.
+    _inject(
+        warehouse,
+        """
+        update marts.fct_events set message_id = 'm1' where message_id = 'm2';
+        update marts.active_users_daily set dau = mau + 1 where activity_date = date '2025-01-03';
+        """,
+    )
+    serial = run_all(warehouse, context_root=gx_root, record=False, workers=1)
+    parallel = run_all(warehouse, context_root=gx_root, record=False, workers=2)
+
+    def comparable(results: list[SuiteResult]) -> list[dict]:
+        return [
+            {k: v for k, v in r.to_metadata().items() if k not in ("run_time_seconds", "run_id", "validated_at")}
+            for r in results
+        ]
+
+    assert [r.suite for r in parallel] == list(SUITES)  # registry order, whichever worker finished first
+    assert comparable(parallel) == comparable(serial)
+    assert {r.suite for r in parallel if not r.success} == {"fct_events", "active_users_daily"}
+    with pytest.raises(ValueError, match="workers"):
+        run_all(warehouse, context_root=gx_root, record=False, workers=0)
+
+
+def test_a_worker_that_dies_is_an_error_not_a_pass(
+    warehouse: Path, gx_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker killed mid-suite (the kernel's OOM killer, say) must not let its suite pass.
+    dying = SuiteSpec(
+        name="dies_mid_suite",
+        asset="marts.fct_events",
+        critical=True,
+        description="a loader whose process dies",
+        load=lambda _con, _vars: os._exit(9),
+        expectations=lambda: [],
+    )
+    monkeypatch.setitem(SUITES, dying.name, dying)
+    results = run_all(warehouse, [dying.name, "conservation"], context_root=gx_root, record=False, workers=2)
+    assert [r.suite for r in results] == [dying.name, "conservation"]
+    assert results[0].status == "error" and results[0].blocking
+    assert "suite_error" in results[0].failed_expectations[0]
+    # The pool is broken for every job still running then: each is an error or its real result, never a pass.
+    assert results[1].status in ("error", "passed") and (results[1].status == "passed") == results[1].success
 
 
 def test_churn_suite_is_skipped_until_the_table_exists(warehouse: Path, gx_root: Path) -> None:

@@ -175,6 +175,19 @@ def test_merged_failures_equal_the_whole_table_run(warehouse: Path, gx_root: Pat
     assert len(stored[0]["results"]) == 10
 
 
+def test_direct_scans_and_the_parquet_split_give_one_result(
+    warehouse: Path, gx_root: Path, suite: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same 10 partitions read by 10 filtered scans, then through the one-scan Parquet split.
+    name = suite("events")
+    monkeypatch.setattr(partitions, "DIRECT_SCAN_MAX_PARTITIONS", 10)
+    scanned = run_suite(warehouse, name, context_root=gx_root, record=False, batch_rows=41)
+    monkeypatch.setattr(partitions, "DIRECT_SCAN_MAX_PARTITIONS", 9)
+    spilled = run_suite(warehouse, name, context_root=gx_root, record=False, batch_rows=41)
+    assert scanned.status == spilled.status == "failed"
+    assert _comparable(scanned) == _comparable(spilled)
+
+
 def test_data_docs_render_the_merged_validation(warehouse: Path, gx_root: Path, suite: Any, tmp_path: Path) -> None:
     name = suite("events")
     run_suite(warehouse, name, context_root=gx_root, record=False, batch_rows=41, run_id="docs")
@@ -245,6 +258,8 @@ def test_rows_sharing_a_key_always_share_a_partition(warehouse: Path, tmp_path: 
         con.execute(partitions.split_sql(sql, ["id", "a", "b"], key, k, folder))
         for p in range(k):
             part = con.execute(partitions.read_sql(sql, types, folder, p)).fetchall()
+            scanned = con.execute(partitions.scan_sql(sql, ["id", "a", "b"], key, k, p)).fetchall()
+            assert sorted(scanned) == sorted(part)  # a filtered scan reads the rows the split wrote there
             rows += len(part)
             for row in part:
                 value = (row[0],) if key == ("id",) else (row[1], row[2])

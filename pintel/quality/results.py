@@ -102,3 +102,57 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+def failures_of(validation: Any, sample_limit: int) -> list[dict[str, Any]]:
+    """One JSON-safe dict per failed expectation of a GX suite validation result (duck-typed, so this module
+    stays free of GX imports): the expectation, its column(s) and kwargs, its severity and what GX observed,
+    the offending rows (``unexpected_rows``) cut to ``sample_limit``."""
+    failures = []
+    for result in validation.results:
+        if result.success:
+            continue
+        config = result.expectation_config
+        kwargs = {k: v for k, v in (config.kwargs or {}).items() if k != "batch_id"}
+        column = kwargs.get("column")
+        if column is None and "column_A" in kwargs:
+            column = f"{kwargs['column_A']},{kwargs['column_B']}"
+        if column is None and "column_list" in kwargs:
+            column = ",".join(kwargs["column_list"])
+        observed = {
+            key: value
+            for key, value in (result.result or {}).items()
+            if key
+            in (
+                "observed_value",
+                "element_count",
+                "unexpected_count",
+                "unexpected_percent",
+                "partial_unexpected_list",
+                "partial_unexpected_counts",
+                "partial_unexpected_index_list",
+                "details",
+            )
+        }
+        if "partial_unexpected_index_list" in observed:
+            observed["unexpected_rows"] = observed.pop("partial_unexpected_index_list")[:sample_limit]
+        exception = result.exception_info or {}
+        if exception.get("raised_exception") is None:  # GX nests exception info per metric
+            messages = [v.get("exception_message") for v in exception.values() if isinstance(v, dict)]
+            messages = [m for m in messages if m]
+        else:
+            messages = [exception["exception_message"]] if exception.get("raised_exception") else []
+        if messages:
+            observed["exception"] = "; ".join(messages)
+        failures.append(
+            jsonable(
+                {
+                    "expectation": config.type,
+                    "column": column,
+                    "kwargs": kwargs,
+                    "severity": str(getattr(config, "severity", "") or ""),
+                    "observed": observed,
+                }
+            )
+        )
+    return failures

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
@@ -33,17 +34,39 @@ STRING_TYPE = "str" if int(pd.__version__.split(".")[0]) >= 3 else "object"
 
 # Rows are fetched in chunks of this many DuckDB vectors (2 048 rows each): ~200k rows per chunk.
 FETCH_VECTORS_PER_CHUNK = 100
+FETCH_ROWS_PER_BATCH = FETCH_VECTORS_PER_CHUNK * 2048
+# Result types whose columns :func:`query_at_most` may take through Arrow: strings become pandas' Arrow-backed
+# "str" columns directly, and every other column here is converted by DuckDB's own code from the Arrow batch
+# (the same logical type, so the same dtype). Any other type in a result (UUID, DECIMAL, lists, ...) keeps the
+# plain ``fetch_df_chunk`` path: its Arrow round trip is not proven to give the same frame.
+ARROW_STRING_TYPES = frozenset({"VARCHAR"})
+ARROW_SAFE_TYPES = ARROW_STRING_TYPES | frozenset(
+    {
+        "BOOLEAN",
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "FLOAT",
+        "DOUBLE",
+        "DATE",
+        "TIMESTAMP",
+    }
+)
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    """One loader query on the suite's read-only connection, as a frame, fetched chunk by chunk.
+    """One loader query on the suite's read-only connection, as a frame, fetched batch by batch.
 
     ``.df()`` materialises DuckDB's whole result and then builds the frame beside it, so the peak is about twice
-    the frame: 4.98 GiB for the ``fct_events`` suite at 10M events, over the 4 GiB a stage may use. Chunks
-    are converted by the same DuckDB code (identical dtypes) from a streamed result, so DuckDB never holds the
-    whole result: measured on 1M events, the fetch adds 0.26 GiB instead of 0.45 (the chunks are joined by one
-    ``concat``, cheap for the Arrow-backed strings). The frame itself still grows with the table (GX validates
-    whole batches, or partitions of them: :func:`query_at_most`).
+    the frame: 4.98 GiB for the ``fct_events`` suite at 10M events, over the 4 GiB a stage may use. Batches are
+    streamed, so DuckDB never holds the whole result (measured on 1M events, the fetch adds 0.26 GiB instead of
+    0.45). The frame equals ``.df()``'s, dtypes included (tests/test_quality_query.py). The frame itself still
+    grows with the table (GX validates whole batches, or partitions of them: :func:`query_at_most`).
     """
     frame = query_at_most(con, sql, None)
     assert frame is not None  # no bound, so never abandoned
@@ -52,8 +75,38 @@ def query(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
 
 def query_at_most(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int | None) -> pd.DataFrame | None:
     """:func:`query`, abandoned (None) as soon as the result has more than ``max_rows`` rows: the caller then
-    validates it in partitions, having held at most ``max_rows`` plus one chunk (None = no bound)."""
+    validates it in partitions, having held at most ``max_rows`` plus one batch (None = no bound).
+
+    Strings go through Arrow: DuckDB's pandas conversion builds one Python ``str`` per value, which pandas then
+    converts back into an Arrow string array (pandas 3's "str" dtype); Arrow hands that array over as it is.
+    Measured on a 1.67M-row partition of ``fct_events`` (3 string and 6 timestamp / integer columns): 0.51 CPU s
+    against 1.54. Results with a type outside :data:`ARROW_SAFE_TYPES` take DuckDB's pandas path, chunk by chunk.
+    """
     result = con.execute(sql)
+    columns = [(name, str(kind)) for name, kind, *_ in result.description or []]
+    names = [name for name, _ in columns]
+    if len(set(names)) < len(names) or any(kind not in ARROW_SAFE_TYPES for _, kind in columns):
+        return _chunked(result, max_rows)
+    reader = result.to_arrow_reader(FETCH_ROWS_PER_BATCH)
+    batches, rows = [], 0
+    for batch in reader:
+        if max_rows is not None and rows + batch.num_rows > max_rows:
+            return None
+        batches.append(batch)
+        rows += batch.num_rows
+    table = pa.Table.from_batches(batches, schema=reader.schema)
+    del batches
+    # A string column with no value at all is what DuckDB makes an object column of None (pandas infers "str"
+    # only from a string); that one, and every non-string column, DuckDB converts from the Arrow table exactly
+    # as it would have from its own result.
+    direct = {name for name, kind in columns if kind in ARROW_STRING_TYPES and table.column(name).null_count < rows}
+    others = [name for name in names if name not in direct]
+    converted = con.from_arrow(table.select(others)).df() if others else pd.DataFrame(index=pd.RangeIndex(rows))
+    parts = {name: table.column(name).to_pandas() if name in direct else converted[name] for name in names}
+    return pd.DataFrame(parts, columns=names, copy=False)
+
+
+def _chunked(result: duckdb.DuckDBPyConnection, max_rows: int | None) -> pd.DataFrame | None:
     chunks = [result.fetch_df_chunk(FETCH_VECTORS_PER_CHUNK)]  # the first, even empty, carries the dtypes
     rows = len(chunks[0])
     while len(chunks[-1]):
