@@ -30,6 +30,8 @@ MART_TABLES = (
     "marts.activity_hourly",
     "marts.event_segments_hourly",
     "marts.fct_churn_labels",
+    "marts.fct_flag_user_hourly",
+    "marts.flag_metrics_hourly",
     "intermediate.int_events_quarantined",
     "intermediate.int_events_duplicated",
     "intermediate.int_user_hourly_segments",
