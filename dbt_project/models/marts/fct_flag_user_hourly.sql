@@ -164,7 +164,7 @@ flags as (
 
 flag_events as (
 
-    -- the pair's events from its first rewritten hour, and its exposures before it (they seed the variant)
+    -- the pair's events from its first rewritten hour on
     select
         pairs.flag_key,
         events.user_id,
@@ -174,19 +174,67 @@ flag_events as (
         events.event_hour,
         {{ dbt.date_trunc('hour', 'coalesce(events.received_at, events.event_at)') }} as received_hour,
         events.loaded_at,
-        pairs.from_hour,
         exposures.variant as exposed_variant,
         exposures.is_treated as exposed_treated
     from {{ ref('fct_events') }} as events
     inner join pairs
-        on events.user_id = pairs.user_id
+        on events.user_id = pairs.user_id and events.event_hour >= pairs.from_hour
     inner join flags
         on pairs.flag_key = flags.flag_key
     left join exposures
         on events.message_id = exposures.message_id and pairs.flag_key = exposures.flag_key
-    where
-        events.event_at >= flags.kept_from
-        and (events.event_hour >= pairs.from_hour or exposures.message_id is not null)
+    where events.event_at >= flags.kept_from
+
+),
+
+seeds as (
+
+    -- the pair's exposures before that hour (none on a full build): they carry its variant into the rewritten hours
+    select
+        exposures.flag_key,
+        exposures.user_id,
+        exposures.message_id,
+        exposures.served_from as event_at,
+        exposures.variant as exposed_variant,
+        exposures.is_treated as exposed_treated
+    from exposures
+    inner join pairs
+        on exposures.flag_key = pairs.flag_key and exposures.user_id = pairs.user_id
+    where exposures.served_from < pairs.from_hour
+
+),
+
+sequenced as (
+
+    select
+        flag_key,
+        user_id,
+        message_id,
+        event_name,
+        event_at,
+        event_hour,
+        received_hour,
+        loaded_at,
+        exposed_variant,
+        exposed_treated,
+        false as is_seed
+    from flag_events
+
+    union all
+
+    select
+        flag_key,
+        user_id,
+        message_id,
+        cast(null as {{ dbt.type_string() }}) as event_name,
+        event_at,
+        cast(null as {{ dbt.type_timestamp() }}) as event_hour,
+        cast(null as {{ dbt.type_timestamp() }}) as received_hour,
+        cast(null as {{ dbt.type_timestamp() }}) as loaded_at,
+        exposed_variant,
+        exposed_treated,
+        true as is_seed
+    from seeds
 
 ),
 
@@ -199,7 +247,7 @@ served as (
         received_hour,
         event_name,
         loaded_at,
-        from_hour,
+        is_seed,
         -- an exposure sorts before the event that triggered it (same timestamp): that event was served it
         {{ last_non_null('exposed_variant') }} over (
             partition by flag_key, user_id
@@ -211,7 +259,7 @@ served as (
             order by event_at, exposed_variant is null, message_id
             rows between unbounded preceding and current row
         ) as is_treated
-    from flag_events
+    from sequenced
 
 )
 
@@ -228,5 +276,5 @@ select
     max(loaded_at) as loaded_at,
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as refreshed_at
 from served
-where event_hour >= from_hour
+where not is_seed
 group by flag_key, user_id, event_hour, received_hour, event_name, variant, coalesce(is_treated, false)
