@@ -17,7 +17,7 @@
 -- decision hour.
 -- Incremental runs rewrite, per flag x user, the event hours from the earliest newly loaded event on (a late
 -- exposure changes the variant of every later event; a late event counts in its own hour only), seeding the
--- carried-forward variant with the pair's exposures before that hour. A pair whose first exposure is new (a
+-- carried-forward variant with the pair's exposures before that hour. A pair with no exposure loaded before (a
 -- newly eligible user) and every pair of a flag first evaluated earlier than the table knew (its pre-period
 -- start moved) are rewritten from the start of the pre-period.
 with
