@@ -30,6 +30,8 @@ MART_TABLES = (
     "marts.activity_hourly",
     "marts.event_segments_hourly",
     "marts.fct_churn_labels",
+    "marts.fct_flag_user_hourly",
+    "marts.flag_metrics_hourly",
     "intermediate.int_events_quarantined",
     "intermediate.int_events_duplicated",
     "intermediate.int_user_hourly_segments",
@@ -135,9 +137,51 @@ def test_metric_marts_are_consistent(built: Settings) -> None:
     assert all(list(r) == sorted(r, reverse=True) for r in funnel["r"])
 
 
+LATE_EXPOSURE_BATCHES = """
+with exposures as (
+    select exposures.flag_key, exposures.user_id, exposures.served_from, exposures.known_at, events.file_id
+    from intermediate.int_flag_exposures_sequenced as exposures
+    inner join intermediate.int_events_deduplicated as events on exposures.message_id = events.message_id
+),
+flags as (select flag_key, min(served_from) as live_at from exposures group by flag_key),
+first_batches as (
+    select exposures.flag_key, exposures.file_id
+    from exposures inner join flags on exposures.flag_key = flags.flag_key and exposures.served_from = flags.live_at
+),
+single_batch_users as (
+    select flag_key, user_id, min(file_id) as file_id, min(known_at) as first_known_at
+    from exposures
+    group by flag_key, user_id
+    having count(distinct file_id) = 1
+),
+newly_eligible as (
+    select min(users.file_id) as file_id
+    from single_batch_users as users
+    inner join flags on users.flag_key = flags.flag_key
+    where users.flag_key != (select arg_min(flag_key, live_at) from flags)
+        and users.file_id not in (select file_id from first_batches)
+        and exists (
+            select 1 from marts.fct_flag_user_hourly as kept
+            where kept.flag_key = users.flag_key and kept.user_id = users.user_id and kept.variant is null
+                and kept.received_hour < date_trunc('hour', users.first_known_at)
+        )
+    group by users.flag_key
+)
+select path from raw.ingested_files
+where file_id in (select file_id from first_batches where flag_key = (select arg_min(flag_key, live_at) from flags))
+    or file_id in (select file_id from newly_eligible)
+"""
+"""Batches the flag marts must absorb late (from a whole build). The first flag to go live: the batch of its first
+exposure (held back, the flag goes live earlier and its pre-period starts earlier for every user). Every other flag:
+a batch holding every exposure of a user whose kept events before it arrived in earlier batches (held back, only
+that user's eligibility changes when it lands, and their earlier events must come back)."""
+
+
 def test_incremental_build_processes_only_new_batches(tmp_path: Path) -> None:
     full = tmp_path / "full"
     simulate(SimConfig(users=300, days=30, seed=21), full)
+    scratch = _settings(tmp_path / "scratch", full)
+    build(scratch, data_tests=False)
     last_day = landing_days(full)[-1]
     partial = tmp_path / "partial"
     copy_landing(full, partial, kinds=("identifies",))
@@ -145,6 +189,14 @@ def test_incremental_build_processes_only_new_batches(tmp_path: Path) -> None:
     # and one hour's batch from mid-window: late events for old hours, which the hourly marts must still count
     days = landing_days(full)
     sorted((partial / "events" / f"date={days[len(days) // 3]}").rglob("*.parquet"))[5].unlink()
+    # and the batches of late exposures: earlier go-lives and newly eligible users for the flag marts
+    late = [
+        partial / Path(path).relative_to(full.resolve())
+        for path in query(scratch.warehouse, LATE_EXPOSURE_BATCHES)["path"]
+    ]
+    assert len([path for path in late if path.exists()]) >= 2
+    for path in late:
+        path.unlink(missing_ok=True)
     incremental = _settings(tmp_path / "inc", partial)
     first = build(incremental, data_tests=False)  # the new day's build runs the data tests
     new_files = copy_landing(full, partial, kinds=("events",))
@@ -158,8 +210,6 @@ def test_incremental_build_processes_only_new_batches(tmp_path: Path) -> None:
     assert scoped and all("loaded_at >=" in text for text in scoped)
     whole = [path.read_text() for path in (compiled / "dim_users.yml").glob("not_null_dim_users_user_id*.sql")]
     assert whole and not any("loaded_at >=" in text for text in whole)
-    scratch = _settings(tmp_path / "scratch", full)
-    build(scratch, data_tests=False)
     after_new_day = _fingerprint(incremental)
     assert after_new_day == _fingerprint(scratch)
     # reloading the same landing loads nothing, and rebuilding on it changes no row

@@ -1,10 +1,25 @@
+{{
+    config(
+        materialized=incremental_materialization(),
+        unique_key=['flag_key', 'user_id', 'event_hour'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
 {%- set exposure_events = "'" ~ var('flag_exposure_events') | join("', '") ~ "'" %}
+{%- set pre_period = "interval '" ~ var('flag_pre_period_days') ~ "' day" %}
 -- Every valid event of a flag's eligible users from var('flag_pre_period_days') days before the flag was first
 -- evaluated, counted per flag x user x event hour x arrival hour x event name x variant served (the user's
 -- latest exposure of the flag at the event, carried forward; null before the first one) and is_treated (that
 -- variant is not an off / control one). The input of the rollout difference-in-differences
 -- (pintel.decide.rollouts): per-user counts before and after the change, filtered to what had arrived by any
 -- decision hour.
+-- Incremental runs rewrite, per flag x user, the event hours from the earliest newly loaded event on (a late
+-- exposure changes the variant of every later event; a late event counts in its own hour only), seeding the
+-- carried-forward variant with the pair's exposures before that hour. A pair with no exposure loaded before (a
+-- newly eligible user) and every pair of a flag first evaluated earlier than the table knew (its pre-period
+-- start moved) are rewritten from the start of the pre-period.
 with
 
 exposures as (
@@ -26,32 +41,200 @@ flags as (
 
     select
         flag_key,
-        min(served_from) as live_at
+        min(served_from) as live_at,
+        min(served_from) - {{ pre_period }} as kept_from
     from exposures
     group by flag_key
 
 ),
 
+{% if is_incremental() %}
+    new_events as (
+
+        select
+            message_id,
+            user_id,
+            event_at,
+            event_hour
+        from {{ ref('fct_events') }}
+        where {{ loaded_since_last_run() }}
+
+    ),
+
+    exposure_loads as (
+
+        select
+            exposures.flag_key,
+            exposures.user_id,
+            exposures.served_from,
+            new_events.message_id is not null as is_new
+        from exposures
+        left join new_events
+            on exposures.message_id = new_events.message_id
+
+    ),
+
+    pairs_known as (
+
+        -- when the table last saw each pair first exposed (null: every exposure of the pair is new)
+        select
+            flag_key,
+            user_id,
+            min(case when not is_new then served_from end) as known_first_exposed_at
+        from exposure_loads
+        group by flag_key, user_id
+
+    ),
+
+    flags_known as (
+
+        select
+            flag_key,
+            min(case when not is_new then served_from end) as known_live_at
+        from exposure_loads
+        group by flag_key
+
+    ),
+
+    moved_flags as (
+
+        -- new flags, and flags evaluated earlier than the table knew: their pre-period starts earlier
+        select flags.flag_key
+        from flags
+        inner join flags_known
+            on flags.flag_key = flags_known.flag_key
+        where flags_known.known_live_at is null or flags.live_at < flags_known.known_live_at
+
+    ),
+
+    rewrites as (
+
+        -- whole history: a newly eligible pair, every pair of a moved flag
+        select
+            pairs_known.flag_key,
+            pairs_known.user_id,
+            {{ dbt.date_trunc('hour', 'flags.kept_from') }} as from_hour
+        from pairs_known
+        inner join flags
+            on pairs_known.flag_key = flags.flag_key
+        where
+            pairs_known.known_first_exposed_at is null
+            or pairs_known.flag_key in (select moved_flags.flag_key from moved_flags)
+
+        union all
+
+        -- from the hour of the pair's earliest newly loaded event that the flag keeps
+        select
+            eligible.flag_key,
+            eligible.user_id,
+            min(new_events.event_hour) as from_hour
+        from new_events
+        inner join eligible
+            on new_events.user_id = eligible.user_id
+        inner join flags
+            on eligible.flag_key = flags.flag_key
+        where new_events.event_at >= flags.kept_from
+        group by eligible.flag_key, eligible.user_id
+
+    ),
+
+    pairs as (
+
+        select
+            flag_key,
+            user_id,
+            min(from_hour) as from_hour
+        from rewrites
+        group by flag_key, user_id
+
+    ),
+{% else %}
+    pairs as (
+
+        select
+            eligible.flag_key,
+            eligible.user_id,
+            {{ dbt.date_trunc('hour', 'flags.kept_from') }} as from_hour
+        from eligible
+        inner join flags
+            on eligible.flag_key = flags.flag_key
+
+    ),
+{% endif %}
+
 flag_events as (
 
+    -- the pair's events from its first rewritten hour on
     select
-        eligible.flag_key,
+        pairs.flag_key,
         events.user_id,
         events.message_id,
         events.event_name,
         events.event_at,
         events.event_hour,
         {{ dbt.date_trunc('hour', 'coalesce(events.received_at, events.event_at)') }} as received_hour,
+        events.loaded_at,
         exposures.variant as exposed_variant,
         exposures.is_treated as exposed_treated
     from {{ ref('fct_events') }} as events
-    inner join eligible
-        on events.user_id = eligible.user_id
+    inner join pairs
+        on events.user_id = pairs.user_id and events.event_hour >= pairs.from_hour
     inner join flags
-        on eligible.flag_key = flags.flag_key
+        on pairs.flag_key = flags.flag_key
     left join exposures
-        on events.message_id = exposures.message_id and eligible.flag_key = exposures.flag_key
-    where events.event_at >= flags.live_at - interval '{{ var("flag_pre_period_days") }}' day
+        on events.message_id = exposures.message_id and pairs.flag_key = exposures.flag_key
+    where events.event_at >= flags.kept_from
+
+),
+
+seeds as (
+
+    -- the pair's exposures before that hour (none on a full build): they carry its variant into the rewritten hours
+    select
+        exposures.flag_key,
+        exposures.user_id,
+        exposures.message_id,
+        exposures.served_from as event_at,
+        exposures.variant as exposed_variant,
+        exposures.is_treated as exposed_treated
+    from exposures
+    inner join pairs
+        on exposures.flag_key = pairs.flag_key and exposures.user_id = pairs.user_id
+    where exposures.served_from < pairs.from_hour
+
+),
+
+sequenced as (
+
+    select
+        flag_key,
+        user_id,
+        message_id,
+        event_name,
+        event_at,
+        event_hour,
+        received_hour,
+        loaded_at,
+        exposed_variant,
+        exposed_treated,
+        false as is_seed
+    from flag_events
+
+    union all
+
+    select
+        flag_key,
+        user_id,
+        message_id,
+        cast(null as {{ dbt.type_string() }}) as event_name,
+        event_at,
+        cast(null as {{ dbt.type_timestamp() }}) as event_hour,
+        cast(null as {{ dbt.type_timestamp() }}) as received_hour,
+        cast(null as {{ dbt.type_timestamp() }}) as loaded_at,
+        exposed_variant,
+        exposed_treated,
+        true as is_seed
+    from seeds
 
 ),
 
@@ -63,6 +246,8 @@ served as (
         event_hour,
         received_hour,
         event_name,
+        loaded_at,
+        is_seed,
         -- an exposure sorts before the event that triggered it (same timestamp): that event was served it
         {{ last_non_null('exposed_variant') }} over (
             partition by flag_key, user_id
@@ -74,7 +259,7 @@ served as (
             order by event_at, exposed_variant is null, message_id
             rows between unbounded preceding and current row
         ) as is_treated
-    from flag_events
+    from sequenced
 
 )
 
@@ -87,6 +272,9 @@ select
     variant,
     coalesce(is_treated, false) as is_treated,
     event_name in ({{ exposure_events }}) as is_exposure_event,
-    cast(count(*) as bigint) as events
+    cast(count(*) as bigint) as events,
+    max(loaded_at) as loaded_at,
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as refreshed_at
 from served
+where not is_seed
 group by flag_key, user_id, event_hour, received_hour, event_name, variant, coalesce(is_treated, false)
