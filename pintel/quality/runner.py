@@ -287,22 +287,7 @@ def _validate(
     started = time.perf_counter()
 
     def result(status: str, **fields: Any) -> SuiteResult:
-        base: dict[str, Any] = {
-            "suite": spec.name,
-            "asset": spec.asset,
-            "critical": spec.critical,
-            "success": status in ("passed", "skipped"),
-            "status": status,
-            "evaluated": 0,
-            "failed": 0,
-            "failures": [],
-            "observed_row_count": None,
-            "validated_at": validated_at,
-            "run_id": run_id,
-            "description": spec.description,
-        }
-        base.update(fields)
-        return SuiteResult(run_time=time.perf_counter() - started, **base)
+        return _suite_result(spec, run_id, validated_at, status, time.perf_counter() - started, **fields)
 
     try:
         with _read_only(warehouse_path) as con:
@@ -351,22 +336,7 @@ def _validate(
                 )
     except Exception as error:
         log.exception("data-quality suite %s could not run", spec.name)
-        return result(
-            "error",
-            failed=1,
-            failures=[
-                {
-                    "expectation": "suite_error",
-                    "column": None,
-                    "kwargs": {},
-                    "severity": spec.severity,
-                    "observed": {
-                        "exception": f"{type(error).__name__}: {error}",
-                        "traceback": traceback.format_exc(limit=3),
-                    },
-                }
-            ],
-        )
+        return result("error", failed=1, failures=[_suite_error(spec, error, traceback.format_exc(limit=3))])
     statistics = validation.statistics
     failures = failures_of(validation, PARTIAL_UNEXPECTED_COUNT)
     return result(
@@ -387,18 +357,39 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str | None) -> int:
     return int(row[0]) if row else 0
 
 
+def _suite_result(
+    spec: SuiteSpec, run_id: str, validated_at: datetime, status: str, run_time: float, **fields: Any
+) -> SuiteResult:
+    """A suite's result with ``status``: nothing evaluated or failed unless ``fields`` say otherwise."""
+    base: dict[str, Any] = {
+        "suite": spec.name,
+        "asset": spec.asset,
+        "critical": spec.critical,
+        "success": status in ("passed", "skipped"),
+        "status": status,
+        "evaluated": 0,
+        "failed": 0,
+        "failures": [],
+        "observed_row_count": None,
+        "validated_at": validated_at,
+        "run_id": run_id,
+        "description": spec.description,
+    }
+    base.update(fields)
+    return SuiteResult(run_time=run_time, **base)
+
+
+def _suite_error(spec: SuiteSpec, error: BaseException, trace: str | None = None) -> dict[str, Any]:
+    """The failure entry of a suite that could not run: the exception, and where it was raised when known."""
+    observed = {"exception": f"{type(error).__name__}: {error}"}
+    if trace is not None:
+        observed["traceback"] = trace
+    return {"expectation": "suite_error", "column": None, "kwargs": {}, "severity": spec.severity, "observed": observed}
+
+
 def _crashed(spec: SuiteSpec, run_id: str, validated_at: datetime, error: BaseException) -> SuiteResult:
     """The result of a suite whose worker process died (e.g. killed for memory): an error, never a pass."""
-    failure = {"exception": f"{type(error).__name__}: {error}"}
-    error_entry = {"expectation": "suite_error", "column": None, "kwargs": {}, "severity": spec.severity}
-    return SuiteResult(
-        **{"suite": spec.name, "asset": spec.asset, "critical": spec.critical, "description": spec.description},
-        **{"success": False, "status": "error", "evaluated": 0, "failed": 1, "run_time": 0.0},
-        failures=[{**error_entry, "observed": failure}],
-        observed_row_count=None,
-        validated_at=validated_at,
-        run_id=run_id,
-    )
+    return _suite_result(spec, run_id, validated_at, "error", 0.0, failed=1, failures=[_suite_error(spec, error)])
 
 
 def new_run_id() -> str:
