@@ -28,11 +28,7 @@ with
         from {{ this }} as existing
         inner join reidentified_users
             on existing.user_id = reidentified_users.user_id
-        left join {{ ref('int_user_plans_versioned') }} as plans
-            on
-                existing.user_id = plans.user_id
-                and existing.last_event_at >= plans.valid_from
-                and existing.last_event_at < {{ period_end('plans.valid_to') }}
+        {{ join_plan_in_force('existing', 'last_event_at') }}
         where existing.plan != coalesce(plans.plan, 'unknown')
 
     ),
@@ -77,12 +73,6 @@ sessions as (
 
 ),
 
-plans as (
-
-    select * from {{ ref('int_user_plans_versioned') }}
-
-),
-
 daily as (
 
     select
@@ -116,8 +106,4 @@ select
 from daily
 left join sessions
     on daily.user_id = sessions.user_id and daily.activity_date = sessions.session_date
-left join plans
-    on
-        daily.user_id = plans.user_id
-        and daily.last_event_at >= plans.valid_from
-        and daily.last_event_at < {{ period_end('plans.valid_to') }}
+{{ join_plan_in_force('daily', 'last_event_at') }}
