@@ -48,6 +48,19 @@ flags as (
 
 ),
 
+whole_histories as (
+
+    -- every eligible pair from the start of its flag's pre-period: a full build's rewrite of each pair
+    select
+        eligible.flag_key,
+        eligible.user_id,
+        {{ dbt.date_trunc('hour', 'flags.kept_from') }} as from_hour
+    from eligible
+    inner join flags
+        on eligible.flag_key = flags.flag_key
+
+),
+
 {% if is_incremental() %}
     new_events as (
 
@@ -111,15 +124,15 @@ flags as (
 
         -- whole history: a newly eligible pair, every pair of a moved flag
         select
-            pairs_known.flag_key,
-            pairs_known.user_id,
-            {{ dbt.date_trunc('hour', 'flags.kept_from') }} as from_hour
-        from pairs_known
-        inner join flags
-            on pairs_known.flag_key = flags.flag_key
+            whole_histories.flag_key,
+            whole_histories.user_id,
+            whole_histories.from_hour
+        from whole_histories
+        inner join pairs_known
+            on whole_histories.flag_key = pairs_known.flag_key and whole_histories.user_id = pairs_known.user_id
         where
             pairs_known.known_first_exposed_at is null
-            or pairs_known.flag_key in (select moved_flags.flag_key from moved_flags)
+            or whole_histories.flag_key in (select moved_flags.flag_key from moved_flags)
 
         union all
 
@@ -151,13 +164,7 @@ flags as (
 {% else %}
     pairs as (
 
-        select
-            eligible.flag_key,
-            eligible.user_id,
-            {{ dbt.date_trunc('hour', 'flags.kept_from') }} as from_hour
-        from eligible
-        inner join flags
-            on eligible.flag_key = flags.flag_key
+        select * from whole_histories
 
     ),
 {% endif %}
