@@ -13,6 +13,7 @@
 ``PINTEL_DUCKDB_THREADS``       DuckDB ``threads`` (default ``2``)
 ``PINTEL_DUCKDB_TEMP_DIRECTORY`` where DuckDB spills what does not fit (default ``<warehouse>.tmp`` beside the file)
 ``PINTEL_DQ_BATCH_ROWS``    most rows GX validates in one pandas batch; bigger suites run in partitions (default 2M)
+``PINTEL_CAUSAL_WORKERS``   processes estimating the causal feature-impact rows (default the cores, at most 4)
 
 Nothing in pintel writes ``os.environ``. What dbt needs from here reaches it explicitly on every invocation:
 the target as ``--target`` and the paths as dbt vars (:meth:`Settings.dbt_vars_for_run`): the profile reads
@@ -189,6 +190,21 @@ class Settings:
     def project_vars(self) -> dict[str, Any]:
         """The dbt project's vars as a build with these settings sees them (declared values, then ``dbt_vars``)."""
         return project_vars(self.dbt_vars)
+
+
+CAUSAL_WORKERS_CAP = 4
+"""Default ceiling on :func:`causal_workers`: each worker holds pandas and scikit-learn (~0.2 GiB RSS, measured)
+beside the dbt process, within the 4 GiB a stage may use; more workers than cores buy nothing."""
+
+
+def causal_workers(environ: Mapping[str, str] | None = None) -> int:
+    """Worker processes for ``pintel.causal.workers`` (``PINTEL_CAUSAL_WORKERS``; default the usable cores, capped).
+
+    Only the wall time depends on it: the feature-impact table is the same for any number.
+    """
+    env = os.environ if environ is None else environ
+    default = max(1, min(len(os.sched_getaffinity(0)), CAUSAL_WORKERS_CAP))
+    return _positive_int("PINTEL_CAUSAL_WORKERS", env.get("PINTEL_CAUSAL_WORKERS"), default)
 
 
 def _positive_int(name: str, text: str | None, default: int) -> int:

@@ -23,6 +23,7 @@ crash and not a number.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -34,7 +35,8 @@ import yaml
 from pintel.build import production_args, run_dbt
 from pintel.causal.evaluate import planted_effect
 from pintel.causal.feature_impact import COLUMNS, SCHEMA, feature_impact_table, impact_status
-from pintel.settings import DBT_PROJECT_DIR, Settings, query
+from pintel.causal.workers import answer_all
+from pintel.settings import CAUSAL_WORKERS_CAP, DBT_PROJECT_DIR, Settings, causal_workers, query
 from pintel.tables import typed_relation
 from tests.support.warehouse import copy_warehouse, without_dbt_artifacts
 
@@ -341,6 +343,41 @@ def test_glue_reuses_the_previous_rows_whose_inputs_did_not_change() -> None:
     # Other settings are other inputs: nothing is reused.
     assert feature_impact_table(boost, catalogue, n_folds=3, refute="none", previous=first).attrs["reused_rows"] == 0
     assert "2 reused from the previous run" in impact_status(again)[1]
+
+
+def test_glue_table_is_the_same_whatever_the_number_of_workers() -> None:
+    """Questions answered in worker processes give the serial table bit for bit, rows in the same order.
+
+    Four questions (two confounded features x two horizons, one refuted, decisive mode) in two workers: a
+    result gathered by completion instead of by position, or a worker computing differently (threads, hash
+    seed, a cache shared across questions), would show up as a difference.
+    """
+    units, features, _ = _units(n=800, seed=5)
+    boost = units[units["feature_key"] == "boost"]
+    other = boost.assign(feature_key="other", adopted=np.random.default_rng(3).permutation(boost["adopted"]))
+    units = pd.concat([units, other], ignore_index=True)
+    other_row = pd.DataFrame({"feature_key": ["other"], "feature_name": ["Other"], "is_key_feature": [False]})
+    features = pd.concat([features, other_row], ignore_index=True)
+    serial = feature_impact_table(units, features, n_folds=2, refute="decisive")
+    assert serial["ate_estimate"].notna().sum() == 4
+    parallel = feature_impact_table(units, features, n_folds=2, refute="decisive", workers=2)
+    pd.testing.assert_frame_equal(parallel, serial, check_exact=True)
+
+
+def test_workers_answer_in_the_callers_order_in_single_threaded_processes(monkeypatch) -> None:
+    # Built-ins as the work (a test module's function would be unpickled by importing this module, dbt and all).
+    assert answer_all(abs, [-3, 1, -4, 1, -5, 9], costs=[1, 5, 2, 6, 3, 4], workers=2) == [3, 1, 4, 1, 5, 9]
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    assert answer_all(os.getenv, ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"], costs=[1, 1], workers=2) == ["1", "1"]
+    assert answer_all(os.getenv, ["OMP_NUM_THREADS"], costs=[1], workers=2) == ["8"]  # one question: no pool
+
+
+def test_worker_count_comes_from_the_environment() -> None:
+    assert causal_workers({"PINTEL_CAUSAL_WORKERS": "3"}) == 3
+    assert 1 <= causal_workers({}) <= CAUSAL_WORKERS_CAP
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(ValueError, match=r"PINTEL_CAUSAL_WORKERS=.* is not a whole number >= 1"):
+            causal_workers({"PINTEL_CAUSAL_WORKERS": bad})
 
 
 def test_glue_output_types_are_stable_when_nothing_is_estimable() -> None:

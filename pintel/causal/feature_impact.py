@@ -46,6 +46,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,7 @@ from pintel.causal.estimate import UNRELIABLE, EffectEstimate, estimate_effect
 from pintel.causal.estimators import naive
 from pintel.causal.reuse import KEY as FINGERPRINT
 from pintel.causal.reuse import fingerprint, previous_rows
+from pintel.causal.workers import answer_all
 
 COVARIATES = ("active_days_d0_6", "events_d0_6", "signup_plan", "signup_channel", "company_size")
 """Pre-adoption covariates (columns of ``ml_feature_adoption_cohort``)."""
@@ -138,6 +140,7 @@ def feature_impact_table(
     refute: str = "all",
     landmark: str | None = LANDMARK,
     previous: pd.DataFrame | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """One row per feature in ``features`` x horizon (columns ``COLUMNS``).
 
@@ -154,6 +157,8 @@ def feature_impact_table(
             window (required when given); ``None`` compares every unit (and accepts the immortal-time bias).
         previous: the last run's table; a row whose inputs, settings and code are unchanged is copied from it
             instead of re-estimated (:mod:`pintel.causal.reuse`). ``table.attrs["reused_rows"]`` counts them.
+        workers: processes answering the feature x horizon questions (:mod:`pintel.causal.workers`); 1 answers
+            them here, in order. The table is the same for any number.
     """
     if refute not in REFUTE_MODES:
         raise ValueError(f"refute must be one of {REFUTE_MODES}, got {refute!r}")
@@ -165,7 +170,7 @@ def feature_impact_table(
         raise ValueError(f"units frame lacks columns {missing}")
     by_feature = dict(tuple(units.groupby("feature_key", sort=False)))
     reusable = previous_rows(previous)
-    rows = []
+    rows: list[dict[str, Any] | Question] = []
     for feature in features.sort_values("feature_key").itertuples(index=False):
         key = str(feature.feature_key)
         is_key = bool(getattr(feature, "is_key_feature", False))
@@ -191,6 +196,10 @@ def feature_impact_table(
                     reusable=reusable,
                 )
             )
+    pending = [i for i, r in enumerate(rows) if isinstance(r, Question)]
+    questions = [rows[i] for i in pending]
+    for i, done in zip(pending, answer_all(answer, questions, [q.cost for q in questions], workers), strict=True):
+        rows[i] = done
     table = pd.DataFrame(rows, columns=COLUMNS)
     table.attrs["reused_rows"] = sum(bool(r.get("_reused")) for r in rows)
     return table
@@ -231,7 +240,8 @@ def _impact_row(
     seed: int,
     refute: bool | str,
     reusable: dict[str, dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | Question:
+    """The row of one feature x horizon when it needs no estimate (too few units, or reused), else its ``Question``."""
     outcome = f"retained_{horizon}d"
     df = df.loc[df["adopted"].notna() & df[outcome].notna()]
     t = df["adopted"].astype(bool).to_numpy()
@@ -279,6 +289,50 @@ def _impact_row(
     input_key = fingerprint(df, inputs, settings)
     if reusable and input_key in reusable:
         return {**reusable[input_key], "_reused": True}
+    return Question(
+        units=df[["adopted", outcome, *covariates]],
+        row=row,
+        outcome=outcome,
+        covariates=covariates,
+        n_folds=n_folds,
+        seed=seed,
+        refute=refute,
+        input_key=input_key,
+    )
+
+
+@dataclass(frozen=True)
+class Question:
+    """One feature x horizon row still to estimate: everything :func:`answer` needs, and nothing else.
+
+    The cheap part of a row (counts, naive difference, the checks that no estimate is possible, the reuse of the
+    last run's row) is done in the calling process; a ``Question`` is the expensive rest. It is self-contained
+    and picklable, so questions can be answered in worker processes (:mod:`pintel.causal.workers`) in any order:
+    a row depends only on its own units and settings, never on which question ran before it. ATE, ATT and IPW of
+    one question stay together, so they share one cross-fit (the nuisance cache of :mod:`pintel.causal.nuisance`).
+    """
+
+    units: pd.DataFrame
+    """The compared units: only the columns the estimate reads (treatment, outcome, covariates)."""
+    row: dict[str, Any]
+    outcome: str
+    covariates: list[str]
+    n_folds: int
+    seed: int
+    refute: bool | str
+    input_key: str
+
+    @property
+    def cost(self) -> int:
+        """Rough relative cost, to start the largest questions first (the order never changes a result)."""
+        return len(self.units) * (6 if self.refute is True else 2 if self.refute == "decisive" else 1)
+
+
+def answer(question: Question) -> dict[str, Any]:
+    """The row of ``question``: AIPW ATE (refuted as asked), AIPW ATT, IPW ATE and the texts."""
+    df, row, outcome, covariates = question.units, dict(question.row), question.outcome, question.covariates
+    refute, input_key, name = question.refute, question.input_key, row["feature_name"]
+    window_days, horizon, n_adopters = row["adoption_window_days"], row["horizon_days"], row["adopters"]
     notes: list[str] = []
     early = row["adopters_by_day_6"]
     if early:
@@ -286,7 +340,7 @@ def _impact_row(
             f"{early} of {n_adopters} adopters ({early / n_adopters:.0%}) adopted in days 0-6, inside the "
             "covariate window: their early activity is partly post-treatment"
         )
-    fit = {"n_folds": n_folds, "seed": seed}
+    fit = {"n_folds": question.n_folds, "seed": question.seed}
     ate = _try(notes, "AIPW ATE", df, outcome, covariates, "aipw", "ate", refute=refute is True, **fit)
     if refute == "decisive" and ate is not None:
         needless = refutation_needless(ate)

@@ -4,9 +4,11 @@ The logic lives in pintel.causal.feature_impact (tested); this model only wires 
 vars passed through the yml's config.meta; the result is typed to the served contract (feature_impact.SCHEMA).
 Every catalogued feature gets its rows, with the reason when there is no estimate; ml_model_status records
 how many rows could be estimated (skipped when none) and how many were reused from the last run (same inputs).
+The rows are estimated in PINTEL_CAUSAL_WORKERS worker processes (pintel.causal.workers; same table for any number).
 """
 
 from pintel.causal.feature_impact import SCHEMA, feature_impact_table, impact_status
+from pintel.settings import causal_workers
 from pintel.status import guarded
 from pintel.tables import table_exists
 
@@ -29,7 +31,13 @@ def model(dbt, session):
 
     def build():
         return feature_impact_table(
-            cohort.df(), features.df(), window_days=window_days, n_folds=n_folds, refute=refute, previous=previous
+            cohort.df(),
+            features.df(),
+            window_days=window_days,
+            n_folds=n_folds,
+            refute=refute,
+            previous=previous,
+            workers=causal_workers(),
         )
 
     return guarded(dbt, session, build, SCHEMA, assess=impact_status)
