@@ -9,7 +9,6 @@ the resolved :class:`DetectorConfig`. The model and every choice in it are expla
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -176,6 +175,18 @@ def _seasonal_ratios(y: np.ndarray, period: int, multiplicative: bool) -> tuple[
     return q, ref
 
 
+def _nanmedian_columns(stacked: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Column-wise median ignoring NaN; NaN where a column has no value.
+
+    The all-NaN columns are left out instead of silencing NumPy's warning: ``warnings.catch_warnings`` is not
+    thread-safe, and dbt runs Python models on several threads, so a silenced warning leaked into build logs.
+    """
+    median = np.full(stacked.shape[1], np.nan)
+    some = count > 0
+    median[some] = np.nanmedian(stacked[:, some], axis=0)
+    return median
+
+
 def _seasonal_factor(
     y: np.ndarray, cfg: DetectorConfig, multiplicative: bool, counts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -198,9 +209,7 @@ def _seasonal_factor(
         stacked = _lagged_cycles(q, period, cfg.max_cycles)
         valid = ~np.isnan(stacked)
         count = valid.sum(axis=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN columns -> NaN, as wanted
-            median = np.nanmedian(stacked, axis=0)
+        median = _nanmedian_columns(stacked, count)
         if multiplicative and counts.any():
             events = np.where(valid, _lagged_cycles(ref, period, cfg.max_cycles), 0.0).sum(axis=0)
             shrunk = (median * events + _SHRINK_EVENTS) / (events + _SHRINK_EVENTS)

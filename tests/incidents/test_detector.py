@@ -252,3 +252,18 @@ def test_multiplicative_noise_still_widens_the_band_at_the_peak() -> None:
     scale = _band_scale(detect(series)).loc["2024-01-22":]
     hour = scale.index.hour
     assert scale[np.isin(hour, [13, 14, 15])].median() > 1.5 * scale[np.isin(hour, [1, 2, 3])].median()
+
+
+def test_column_medians_skip_empty_columns_without_touching_warning_filters() -> None:
+    """All-NaN columns give NaN with no RuntimeWarning and no catch_warnings (not thread-safe in dbt's threads)."""
+    from pintel.incidents.detector_core import _nanmedian_columns
+    from pintel.incidents.robust._model import trimmed_mean
+
+    stacked = np.array([[1.0, np.nan, 5.0, np.nan], [3.0, np.nan, np.nan, 2.0], [2.0, np.nan, 7.0, 4.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning from either helper fails the test
+        median = _nanmedian_columns(stacked, (~np.isnan(stacked)).sum(axis=0))
+        trimmed = trimmed_mean(np.vstack([stacked, [[4.0, np.nan, 6.0, 3.0]]]))
+    np.testing.assert_allclose(median, [2.0, np.nan, 6.0, 3.0])
+    # 4 values in column 0 -> mean without min and max; 3 or fewer -> the median; none -> NaN
+    np.testing.assert_allclose(trimmed, [2.5, np.nan, 6.0, 3.0])

@@ -6,11 +6,12 @@ profile uses a centred window around a point ``P`` or more steps back, whose rig
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from pintel.incidents.detector_core import _nanmedian_columns
 
 MAD_TO_SIGMA = 1.4826  # sigma = 1.4826 * median|x| for a centred Gaussian
 MEAN_ABS_TO_SIGMA = 1.2533  # sigma = 1.2533 * mean|x|
@@ -73,10 +74,11 @@ def trimmed_mean(stacked: np.ndarray) -> np.ndarray:
     each side, where a median of so few values is noisy (efficiency ~ 2/pi).
     """
     count = (~np.isnan(stacked)).sum(axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN columns give NaN, as wanted
-        median = np.nanmedian(stacked, axis=0)
-        total = np.nansum(stacked, axis=0) - np.nanmax(stacked, axis=0) - np.nanmin(stacked, axis=0)
+    median = _nanmedian_columns(stacked, count)
+    total = np.full(stacked.shape[1], np.nan)
+    some = count > 0  # all-NaN columns are left out, not silenced: catch_warnings is not thread-safe
+    part = stacked[:, some]
+    total[some] = np.nansum(part, axis=0) - np.nanmax(part, axis=0) - np.nanmin(part, axis=0)
     return np.where(count >= 4, total / np.maximum(count - 2, 1), median)
 
 
