@@ -11,8 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pintel.incidents.detector_core import _nanmedian_columns
-
 MAD_TO_SIGMA = 1.4826  # sigma = 1.4826 * median|x| for a centred Gaussian
 MEAN_ABS_TO_SIGMA = 1.2533  # sigma = 1.2533 * mean|x|
 MIN_CYCLES = 3  # a same-phase median of 3 cycles ignores one bad cycle; 2 would be a mean
@@ -74,12 +72,14 @@ def trimmed_mean(stacked: np.ndarray) -> np.ndarray:
     each side, where a median of so few values is noisy (efficiency ~ 2/pi).
     """
     count = (~np.isnan(stacked)).sum(axis=0)
-    median = _nanmedian_columns(stacked, count)
-    total = np.full(stacked.shape[1], np.nan)
-    some = count > 0  # all-NaN columns are left out, not silenced: catch_warnings is not thread-safe
-    part = stacked[:, some]
-    total[some] = np.nansum(part, axis=0) - np.nanmax(part, axis=0) - np.nanmin(part, axis=0)
-    return np.where(count >= 4, total / np.maximum(count - 2, 1), median)
+    # All-NaN columns stay NaN and are left out of the reductions rather than having NumPy's warning silenced:
+    # warnings.catch_warnings is not thread-safe, and dbt runs Python models on several threads.
+    some = count > 0
+    part, n = stacked[:, some], count[some]
+    trimmed = (np.nansum(part, axis=0) - np.nanmax(part, axis=0) - np.nanmin(part, axis=0)) / np.maximum(n - 2, 1)
+    out = np.full(stacked.shape[1], np.nan)
+    out[some] = np.where(n >= 4, trimmed, np.nanmedian(part, axis=0))
+    return out
 
 
 @dataclass(frozen=True)
