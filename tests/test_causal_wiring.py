@@ -375,6 +375,13 @@ def test_workers_answer_in_the_callers_order_in_single_threaded_processes(monkey
 def test_worker_count_comes_from_the_environment() -> None:
     assert causal_workers({"PINTEL_CAUSAL_WORKERS": "3"}) == 3
     assert 1 <= causal_workers({}) <= CAUSAL_WORKERS_CAP
+    assert causal_workers({"PINTEL_CAUSAL_WORKERS": ""}) == causal_workers({})  # empty = unset
+    usable = os.sched_getaffinity(0)
+    try:  # the default follows the cores this process may use, not the machine's count
+        os.sched_setaffinity(0, {min(usable)})
+        assert causal_workers({}) == 1
+    finally:
+        os.sched_setaffinity(0, usable)
     for bad in ("0", "-2", "two"):
         with pytest.raises(ValueError, match=r"PINTEL_CAUSAL_WORKERS=.* is not a whole number >= 1"):
             causal_workers({"PINTEL_CAUSAL_WORKERS": bad})
