@@ -34,35 +34,84 @@ user_hours as (
 
 ),
 
-segmented as (
+{%- set event_level = event_level_segment_dimensions() %}
+{%- set dimensions = segment_dimensions() | rejectattr(0, 'equalto', 'all') | list %}
+{%- set user_level = dimensions | rejectattr(0, 'in', event_level) | list %}
 
-    {% for dim, expr in segment_dimensions() if dim != 'all' %}
+user_events as (
+
+    -- one row per user x hour x event name with the user-day's segment values (a user's events from two
+    -- platforms in one hour merged), so the distinct users of a user-level dimension are a count() of rows
+    select
+        event_hour,
+        event_name,
+        user_id,
+        {% for dim, expr in user_level %}
+            cast({{ expr }} as {{ dbt.type_string() }}) as {{ dim }}_value,
+        {% endfor %}
+        sum(events) as events
+    from user_hours
+    group by
+        {% for dim, expr in user_level %}
+            {{ dim }}_value,
+        {% endfor %}
+        event_hour,
+        event_name,
+        user_id
+
+),
+
+event_level_users as (
+
+    -- an event-level dimension (platform) can put one user's events of an hour under several values: one row
+    -- per user in each hour x event x value, so its distinct users are a count() as well
+    {% for dim, expr in dimensions if dim in event_level %}
         select
             event_hour,
             event_name,
             '{{ dim }}' as segment_dim,
             cast({{ expr }} as {{ dbt.type_string() }}) as segment_value,
             user_id,
-            events
+            sum(events) as events
         from user_hours
+        group by event_hour, event_name, {{ expr }}, user_id
         {% if not loop.last %}union all{% endif %}
+    {% else %}
+        select
+            cast(null as timestamp) as event_hour,
+            cast(null as {{ dbt.type_string() }}) as event_name,
+            cast(null as {{ dbt.type_string() }}) as segment_dim,
+            cast(null as {{ dbt.type_string() }}) as segment_value,
+            cast(null as {{ dbt.type_string() }}) as user_id,
+            cast(null as bigint) as events
+        where false
     {% endfor %}
 
 ),
 
-user_counts as (
+counts as (
 
-    -- one row per user in each hour x event x segment value, so active users are a count(), not a
-    -- count(distinct) (cheaper in DuckDB, the same numbers)
+    {% for dim, expr in user_level %}
+        select
+            event_hour,
+            event_name,
+            '{{ dim }}' as segment_dim,
+            {{ dim }}_value as segment_value,
+            sum(events) as events,
+            count(*) as active_users
+        from user_events
+        group by event_hour, event_name, {{ dim }}_value
+        union all
+    {% endfor %}
     select
         event_hour,
         event_name,
         segment_dim,
         segment_value,
-        user_id,
-        sum(events) as events
-    from segmented
-    group by event_hour, event_name, segment_dim, segment_value, user_id
+        sum(events) as events,
+        count(*) as active_users
+    from event_level_users
+    group by event_hour, event_name, segment_dim, segment_value
 
 )
 
@@ -71,9 +120,8 @@ select
     event_name,
     segment_dim,
     segment_value,
-    cast(sum(events) as bigint) as events,
-    cast(count(user_id) as bigint) as active_users,
+    cast(events as bigint) as events,
+    cast(active_users as bigint) as active_users,
     (select max(state.refreshed_at) as refreshed_at from {{ ref('int_user_hourly_segments') }} as state)
         as refreshed_at
-from user_counts
-group by event_hour, event_name, segment_dim, segment_value
+from counts
