@@ -88,7 +88,7 @@ def discover_features(
     id_col: str = ID_COL,
     date_col: str = DATE_COL,
     label_col: str = LABEL_COL,
-    on_all_null: Literal["drop", "raise"] = "drop",
+    on_all_null: Literal["drop", "note", "raise"] = "drop",
 ) -> tuple[FeatureSpec, list[str]]:
     """Work out the feature set from ``df`` (the training window); returns the spec and recorded notes.
 
@@ -103,10 +103,14 @@ def discover_features(
     dropped, an :class:`AllNullFeatureWarning` is emitted and the drop is recorded in the notes and in the
     model's registry params. Rationale: a newly added dbt column that is not populated yet should not take
     the weekly scoring down, and a column with no values carries no information anyway. Pass
-    ``on_all_null="raise"`` to get a ``ValueError`` naming the column instead (e.g. in CI).
+    ``on_all_null="raise"`` to get a ``ValueError`` naming the column instead (e.g. in CI), or
+    ``on_all_null="note"`` to drop and record it without the warning: for callers that surface the notes
+    themselves (the dbt model writes them to the registry). Silencing the warning around the call instead
+    would not be safe there: ``warnings.catch_warnings`` swaps the process-wide filter list, and dbt runs
+    Python models on several threads, so two overlapping blocks can leave "ignore" installed for good.
     """
-    if on_all_null not in ("drop", "raise"):
-        raise ValueError(f"on_all_null must be 'drop' or 'raise', got {on_all_null!r}")
+    if on_all_null not in ("drop", "note", "raise"):
+        raise ValueError(f"on_all_null must be 'drop', 'note' or 'raise', got {on_all_null!r}")
     reserved = {id_col, date_col, label_col, *EVALUATION_ONLY_COLUMNS, *exclude}
     notes: list[str] = []
     if features is not None:
@@ -139,7 +143,8 @@ def discover_features(
             if on_all_null == "raise":
                 raise ValueError(f"feature column {col!r} is entirely NULL in the training window")
             message = f"feature column {col!r} is entirely NULL in the training window; dropped"
-            warnings.warn(message, AllNullFeatureWarning, stacklevel=3)
+            if on_all_null == "drop":
+                warnings.warn(message, AllNullFeatureWarning, stacklevel=3)
             notes.append(message)
             dropped.append(col)
             continue

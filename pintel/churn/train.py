@@ -216,7 +216,7 @@ def train_models(
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
     gap_days: int = 0,
     seed: int = 0,
-    on_all_null: Literal["drop", "raise"] = "drop",
+    on_all_null: Literal["drop", "note", "raise"] = "drop",
     v1_params: Mapping[str, Any] | None = None,
     v2_params: Mapping[str, Any] | None = None,
     baseline_feature: str = "days_since_last_active",

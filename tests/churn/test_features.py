@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,20 @@ def test_all_null_feature_is_dropped_with_a_recorded_warning(panel: pd.DataFrame
 
     with pytest.raises(ValueError, match="nps_score"):
         train_models(small, on_all_null="raise", n_threads=1)
+
+
+def test_all_null_feature_can_be_noted_without_a_python_warning(panel: pd.DataFrame) -> None:
+    """The dbt model's mode: the drop is recorded, and nothing touches the process-wide warning filters."""
+    small = panel[panel["user_id"] <= 1_500].assign(nps_score=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AllNullFeatureWarning)
+        result = train_models(small, seed=PANEL_SEED, n_threads=1, on_all_null="note")
+    assert "nps_score" not in result.v2.features
+    assert [w for w in result.warnings if "nps_score" in w] == [
+        "feature column 'nps_score' is entirely NULL in the training window; dropped"
+    ]
+    with pytest.raises(ValueError, match="on_all_null must be 'drop', 'note' or 'raise'"):
+        train_models(small, on_all_null="ignore", n_threads=1)  # type: ignore[arg-type]
 
 
 def test_oracle_is_never_a_feature(panel: pd.DataFrame, trained: TrainedModels) -> None:
