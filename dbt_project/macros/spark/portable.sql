@@ -107,6 +107,10 @@
     array_sort(collect_set({{ column }}))
 {%- endmacro %}
 
+{% macro spark__list_length(list_column) -%}
+    cast(size({{ list_column }}) as bigint)
+{%- endmacro %}
+
 {% macro spark__join_list_elements(list_column, alias, column) -%}
     lateral view outer explode({{ list_column }}) {{ alias }} as {{ column }}
 {%- endmacro %}

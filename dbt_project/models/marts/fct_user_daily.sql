@@ -79,7 +79,6 @@ daily as (
         user_id,
         event_date as activity_date,
         count(*) as events,
-        count(distinct feature_key) as features_used,
         {{ sorted_distinct_list('feature_key') }} as feature_keys,
         min(event_at) as first_event_at,
         max(event_at) as last_event_at,
@@ -96,7 +95,9 @@ select
     daily.events,
     coalesce(sessions.sessions, 0) as sessions,
     coalesce(sessions.session_seconds, 0) as session_seconds,
-    daily.features_used,
+    -- the length of the distinct list, not a count(distinct) beside it: a second distinct aggregate per
+    -- user-day costs memory DuckDB's limit does not cover (see the macro sorted_distinct_list)
+    {{ list_length('daily.feature_keys') }} as features_used,
     daily.feature_keys,
     daily.first_event_at,
     daily.last_event_at,
