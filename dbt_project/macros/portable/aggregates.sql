@@ -19,9 +19,11 @@
 
 {#-
     The distinct non-null values of a group as a sorted list; an empty list when there are none.
-    DuckDB: a plain list de-duplicated and sorted afterwards, not `list(distinct .. order by ..)`. The ordered
-    distinct aggregate keeps per-group state outside the buffer manager (memory_limit does not cover it): at 10M
-    events it held ~0.3 GiB more in fct_user_daily, at the moment the SQL layer peaks (BENCHMARKS, stop 33).
+    DuckDB: a plain list de-duplicated and sorted afterwards, not `list(distinct .. order by ..)`. DISTINCT
+    aggregates keep per-group state outside the buffer manager (memory_limit does not cover it). The saving needs
+    the group to hold none at all: fct_user_daily, which also takes this list's length instead of a
+    count(distinct), peaked 0.28 GiB lower alone at 10M; this body next to a count(distinct) saved nothing
+    (BENCHMARKS, stop 33).
 -#}
 {% macro sorted_distinct_list(column) -%}
     {{ return(adapter.dispatch('sorted_distinct_list')(column)) }}
