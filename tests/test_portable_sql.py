@@ -79,6 +79,7 @@ RULES = (
         "a new dispatched macro in macros/portable",
     ),
     Rule("qualify", r"\bqualify\b", (), "a window in a CTE, then where"),
+    Rule("asof_join", r"\basof\b", ("as_of_left_join",)),
 )
 
 #: Dispatched macros whose DuckDB body is plain SQL both engines read, or not SQL at all: no rule can see them.
@@ -158,6 +159,7 @@ def test_the_rules_see_every_duckdb_body_the_macros_hide() -> None:
         ("select len(feature_keys) as features_used from t", "list_length"),
         ("select now() as at", "wall_clock"),
         ("select * exclude (loaded_at) from t", "star_modifier"),
+        ("from e asof left join x on e.k = x.k and e.at >= x.at", "asof_join"),
     ],
 )
 def test_a_duckdb_spelling_is_caught(sql: str, rule: str) -> None:

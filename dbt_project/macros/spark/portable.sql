@@ -149,3 +149,54 @@
 {% macro spark__quantile_interpolated(value, fraction) -%}
     percentile({{ value }}, {{ fraction }})
 {%- endmacro %}
+
+{#-
+    Spark has no ASOF join: both sides in one union, ordered by time within the keys (a right row before a left row
+    at the same instant), and each left row takes the latest right row before it. The right columns travel as one
+    struct, so a null inside a right row is carried as it is rather than skipped.
+-#}
+{% macro spark__as_of_left_join(left, left_columns, right, keys, left_time, right_time, right_columns) -%}
+    select
+        {%- for column in left_columns %}
+        {{ column }},
+        {%- endfor %}
+        {%- for column in right_columns %}
+        as_of_latest.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        select
+            {%- for column in left_columns %}
+            {{ column }},
+            {%- endfor %}
+            is_as_of_right,
+            last_value(as_of_row, true) over (
+                partition by {{ keys | join(', ') }}
+                order by as_of_at, is_as_of_right desc
+                rows between unbounded preceding and current row
+            ) as as_of_latest
+        from (
+            select
+                {%- for column in left_columns %}
+                {{ column }},
+                {%- endfor %}
+                {{ left_time }} as as_of_at,
+                false as is_as_of_right,
+                null as as_of_row
+            from {{ left }}
+            union all
+            select
+                {%- for column in left_columns %}
+                {% if column in keys %}{{ column }}{% else %}null{% endif %} as {{ column }},
+                {%- endfor %}
+                {{ right_time }} as as_of_at,
+                true as is_as_of_right,
+                named_struct(
+                    {%- for column in right_columns %}
+                    '{{ column }}', {{ column }}{{ ',' if not loop.last }}
+                    {%- endfor %}
+                ) as as_of_row
+            from {{ right }}
+        ) as as_of_sides
+    ) as as_of_sequenced
+    where not is_as_of_right
+{%- endmacro %}

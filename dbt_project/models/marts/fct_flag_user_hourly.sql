@@ -16,8 +16,8 @@
 -- (pintel.decide.rollouts): per-user counts before and after the change, filtered to what had arrived by any
 -- decision hour.
 -- Incremental runs rewrite, per flag x user, the event hours from the earliest newly loaded event on (a late
--- exposure changes the variant of every later event; a late event counts in its own hour only), seeding the
--- carried-forward variant with the pair's exposures before that hour. A pair with no exposure loaded before (a
+-- exposure changes the variant of every later event; a late event counts in its own hour only); the variant in
+-- force at the first rewritten hour comes from the pair's exposures before it. A pair with no exposure loaded before (a
 -- newly eligible user) and every pair of a flag first evaluated earlier than the table knew (its pre-period
 -- start moved) are rewritten from the start of the pre-period.
 with
@@ -169,13 +169,26 @@ whole_histories as (
     ),
 {% endif %}
 
+exposures_at as (
+
+    -- one exposure per pair and instant, the last by message id when several share it: what a later event was served
+    select
+        flag_key,
+        user_id,
+        served_from,
+        {{ value_at_max('variant', 'message_id') }} as variant,
+        {{ value_at_max('is_treated', 'message_id') }} as is_treated
+    from exposures
+    group by flag_key, user_id, served_from
+
+),
+
 flag_events as (
 
-    -- the pair's events from its first rewritten hour on
+    -- the pair's events from its first rewritten hour on; an exposure event of the flag was served its own variant
     select
         pairs.flag_key,
         events.user_id,
-        events.message_id,
         events.event_name,
         events.event_at,
         events.event_hour,
@@ -194,54 +207,20 @@ flag_events as (
 
 ),
 
-seeds as (
+-- every other event was served the pair's latest exposure at or before it (an exposure at the same instant
+-- triggered it), looked up among all the pair's exposures, so a rewrite from a later hour needs no seeding
+latest_exposures as (
 
-    -- the pair's exposures before that hour (none on a full build): they carry its variant into the rewritten hours
-    select
-        exposures.flag_key,
-        exposures.user_id,
-        exposures.message_id,
-        exposures.served_from as event_at,
-        exposures.variant as exposed_variant,
-        exposures.is_treated as exposed_treated
-    from exposures
-    inner join pairs
-        on exposures.flag_key = pairs.flag_key and exposures.user_id = pairs.user_id
-    where exposures.served_from < pairs.from_hour
-
-),
-
-sequenced as (
-
-    select
-        flag_key,
-        user_id,
-        message_id,
-        event_name,
-        event_at,
-        event_hour,
-        received_hour,
-        loaded_at,
-        exposed_variant,
-        exposed_treated,
-        false as is_seed
-    from flag_events
-
-    union all
-
-    select
-        flag_key,
-        user_id,
-        message_id,
-        cast(null as {{ dbt.type_string() }}) as event_name,
-        event_at,
-        cast(null as {{ dbt.type_timestamp() }}) as event_hour,
-        cast(null as {{ dbt.type_timestamp() }}) as received_hour,
-        cast(null as {{ dbt.type_timestamp() }}) as loaded_at,
-        exposed_variant,
-        exposed_treated,
-        true as is_seed
-    from seeds
+    {{ as_of_left_join(
+        'flag_events',
+        ['flag_key', 'user_id', 'event_name', 'event_at', 'event_hour', 'received_hour', 'loaded_at',
+         'exposed_variant', 'exposed_treated'],
+        'exposures_at',
+        ['flag_key', 'user_id'],
+        'event_at',
+        'served_from',
+        ['variant', 'is_treated'],
+    ) }}
 
 ),
 
@@ -254,19 +233,9 @@ served as (
         received_hour,
         event_name,
         loaded_at,
-        is_seed,
-        -- an exposure sorts before the event that triggered it (same timestamp): that event was served it
-        {{ last_non_null('exposed_variant') }} over (
-            partition by flag_key, user_id
-            order by event_at, exposed_variant is null, message_id
-            rows between unbounded preceding and current row
-        ) as variant,
-        {{ last_non_null('exposed_treated') }} over (
-            partition by flag_key, user_id
-            order by event_at, exposed_variant is null, message_id
-            rows between unbounded preceding and current row
-        ) as is_treated
-    from sequenced
+        coalesce(exposed_variant, variant) as variant,
+        coalesce(exposed_treated, is_treated, false) as is_treated
+    from latest_exposures
 
 )
 
@@ -277,11 +246,10 @@ select
     received_hour,
     event_name,
     variant,
-    coalesce(is_treated, false) as is_treated,
+    is_treated,
     event_name in ({{ exposure_events }}) as is_exposure_event,
     cast(count(*) as bigint) as events,
     max(loaded_at) as loaded_at,
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as refreshed_at
 from served
-where not is_seed
-group by flag_key, user_id, event_hour, received_hour, event_name, variant, coalesce(is_treated, false)
+group by flag_key, user_id, event_hour, received_hour, event_name, variant, is_treated
