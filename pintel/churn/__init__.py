@@ -13,91 +13,92 @@ and "high risk" starts at the retention play's cost-weighted threshold (:class:`
 
 Entry points: :func:`train_models`, :func:`score` (the public scoring function), :func:`evaluate`, and the
 monitoring trio :func:`drift_report` / :func:`realised_outcomes` / :func:`retrain_needed`. The dbt Python
-models call :mod:`pintel.churn.dbt_models`.
+models call :mod:`pintel.churn.dbt_models`. Names load on first use, so a module that needs one light piece
+(``pintel serve`` reads the served table through :mod:`pintel.churn.served`) does not import scikit-learn.
 """
 
 from __future__ import annotations
 
-from pintel.churn.boosted import BoostedChurnModel
-from pintel.churn.calibration import PriorShift, apply_shift, fit_prior_shift
-from pintel.churn.columns import (
-    CHURN_DATE_COL,
-    DATE_COL,
-    ID_COL,
-    LABEL_COL,
-    ORACLE_COL,
-    EmptySnapshotError,
-    as_binary_labels,
-)
-from pintel.churn.evaluate import (
-    EVALUATION_COLUMNS,
-    calibration_plot,
-    early_flag_share,
-    evaluate,
-    expected_calibration_error,
-)
-from pintel.churn.features import AllNullFeatureWarning, FeatureSpec, discover_features
-from pintel.churn.logistic import LogisticChurnModel
-from pintel.churn.model import ChurnModel, EncodedRows
-from pintel.churn.monitor import (
-    RetrainThresholds,
-    clock_features,
-    drift_report,
-    psi,
-    psi_status,
-    realised_outcomes,
-    retrain_needed,
-    weighted_psi,
-)
-from pintel.churn.operating import RetentionCosts
-from pintel.churn.registry import REGISTRY_COLUMNS, dump_model, load_model, load_model_from_registry
-from pintel.churn.score import score, score_columns
-from pintel.churn.split import latest_snapshot, time_split
-from pintel.churn.train import BaselineModel, TrainedModels, baseline_score, fit_baseline, train_models
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "CHURN_DATE_COL",
-    "DATE_COL",
-    "EVALUATION_COLUMNS",
-    "ID_COL",
-    "LABEL_COL",
-    "ORACLE_COL",
-    "REGISTRY_COLUMNS",
-    "AllNullFeatureWarning",
-    "BaselineModel",
-    "BoostedChurnModel",
-    "ChurnModel",
-    "EmptySnapshotError",
-    "EncodedRows",
-    "FeatureSpec",
-    "LogisticChurnModel",
-    "PriorShift",
-    "RetentionCosts",
-    "RetrainThresholds",
-    "TrainedModels",
-    "apply_shift",
-    "as_binary_labels",
-    "baseline_score",
-    "calibration_plot",
-    "clock_features",
-    "discover_features",
-    "drift_report",
-    "dump_model",
-    "early_flag_share",
-    "evaluate",
-    "expected_calibration_error",
-    "fit_baseline",
-    "fit_prior_shift",
-    "latest_snapshot",
-    "load_model",
-    "load_model_from_registry",
-    "psi",
-    "psi_status",
-    "realised_outcomes",
-    "retrain_needed",
-    "score",
-    "score_columns",
-    "time_split",
-    "train_models",
-    "weighted_psi",
-]
+_MODULES = {
+    "pintel.churn.boosted": ("BoostedChurnModel",),
+    "pintel.churn.calibration": (
+        "PriorShift",
+        "apply_shift",
+        "fit_prior_shift",
+    ),
+    "pintel.churn.columns": (
+        "CHURN_DATE_COL",
+        "DATE_COL",
+        "ID_COL",
+        "LABEL_COL",
+        "ORACLE_COL",
+        "EmptySnapshotError",
+        "as_binary_labels",
+    ),
+    "pintel.churn.evaluation": (
+        "EVALUATION_COLUMNS",
+        "calibration_plot",
+        "early_flag_share",
+        "evaluate",
+        "expected_calibration_error",
+    ),
+    "pintel.churn.features": (
+        "AllNullFeatureWarning",
+        "FeatureSpec",
+        "discover_features",
+    ),
+    "pintel.churn.logistic": ("LogisticChurnModel",),
+    "pintel.churn.model": (
+        "ChurnModel",
+        "EncodedRows",
+    ),
+    "pintel.churn.monitor": (
+        "RetrainThresholds",
+        "clock_features",
+        "drift_report",
+        "psi",
+        "psi_status",
+        "realised_outcomes",
+        "retrain_needed",
+        "weighted_psi",
+    ),
+    "pintel.churn.operating": ("RetentionCosts",),
+    "pintel.churn.registry": (
+        "REGISTRY_COLUMNS",
+        "dump_model",
+        "load_model",
+        "load_model_from_registry",
+    ),
+    "pintel.churn.scoring": (
+        "score",
+        "score_columns",
+    ),
+    "pintel.churn.split": (
+        "latest_snapshot",
+        "time_split",
+    ),
+    "pintel.churn.train": (
+        "BaselineModel",
+        "TrainedModels",
+        "baseline_score",
+        "fit_baseline",
+        "train_models",
+    ),
+}
+_NAMES = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        value = globals()[name] = getattr(import_module(_NAMES[name]), name)
+        return value
+    raise AttributeError(f"module 'pintel.churn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_NAMES})

@@ -24,7 +24,7 @@ from scipy.special import rel_entr
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from pintel.churn.columns import DATE_COL, ID_COL, LABEL_COL, EmptySnapshotError, as_binary_labels
-from pintel.churn.evaluate import expected_calibration_error
+from pintel.churn.evaluation import expected_calibration_error
 
 __all__ = [
     "PSI_EPSILON",

@@ -24,7 +24,7 @@ from sklearn.isotonic import IsotonicRegression
 from pintel.churn.boosted import BoostedChurnModel
 from pintel.churn.calibration import PriorShift, apply_shift, fit_prior_shift, recent_mask
 from pintel.churn.columns import DATE_COL, ID_COL, LABEL_COL, ORACLE_COL, EmptySnapshotError, as_binary_labels
-from pintel.churn.evaluate import evaluate
+from pintel.churn.evaluation import evaluate
 from pintel.churn.features import discover_features
 from pintel.churn.logistic import LogisticChurnModel
 from pintel.churn.model import RISK_BAND_QUANTILES, ChurnModel, TrainingContext, model_hash, thread_limit
@@ -113,7 +113,7 @@ class TrainedModels:
         return out
 
     def evaluate_test(self, **kwargs: Any) -> pd.DataFrame:
-        """:func:`~pintel.churn.evaluate.evaluate` on the test window for v1, v2, baseline and (if present) the
+        """:func:`~pintel.churn.evaluation.evaluate` on the test window for v1, v2, baseline and (if present) the
         oracle; ``kwargs`` go to it (``horizon_days`` is needed when the test rows carry churn dates)."""
         scored = self.score_test()
         cols = {name: f"p_{name}" for name in self.models}

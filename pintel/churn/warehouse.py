@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from pintel.churn.columns import CHURN_DATE_COL, DATE_COL, ID_COL, LABEL_COL, ORACLE_COL, EmptySnapshotError
-from pintel.churn.evaluate import MIN_LEAD_DAYS, calibration_plot, evaluate
+from pintel.churn.evaluation import MIN_LEAD_DAYS, calibration_plot, evaluate
 from pintel.churn.monitor import (
     RetrainThresholds,
     clock_features,
@@ -42,7 +42,7 @@ from pintel.churn.monitor import (
 from pintel.churn.operating import RetentionCosts
 from pintel.churn.registry import latest_registry, load_model_from_registry
 from pintel.churn.schemas import METRICS_SCHEMA, MONITORING_SCHEMA, PREDICTION_SCHEMA, REGISTRY_SCHEMA
-from pintel.churn.score import score
+from pintel.churn.scoring import score
 from pintel.churn.split import time_split
 from pintel.churn.train import MODEL_CLASSES, baseline_score, fit_baseline, train_models
 

@@ -30,7 +30,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from pintel.churn.evaluate import expected_calibration_error
+from pintel.churn.evaluation import expected_calibration_error
 from pintel.status import need
 
 __all__ = [

@@ -18,7 +18,7 @@ import pytest
 
 from pintel.build import production_args, run_dbt
 from pintel.churn import warehouse as wh
-from pintel.churn.evaluate import early_flag_rows, early_flag_share
+from pintel.churn.evaluation import early_flag_rows, early_flag_share
 from pintel.ingest.landing import load_landing
 from pintel.settings import Settings, query
 from tests.support.warehouse import SQL_LAYER_TESTS, without_dbt_artifacts

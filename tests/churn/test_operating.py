@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pintel.churn import evaluate
-from pintel.churn.evaluate import OPERATING_COLUMNS
+from pintel.churn.evaluation import OPERATING_COLUMNS
 from pintel.churn.operating import RetentionCosts, cost_summary
 
 
