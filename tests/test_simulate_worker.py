@@ -1,4 +1,4 @@
-"""The churn oracle's worker process: the same bytes as in-process, and a dead worker fails the run, not hangs it."""
+"""The churn oracle's worker process: the bytes of the in-process oracle; a dead or stuck worker fails the run."""
 
 from __future__ import annotations
 
@@ -60,4 +60,22 @@ def test_a_failing_job_reports_the_workers_traceback(tmp_path: Path) -> None:
     oracle = OracleProcess(sim.world)
     with pytest.raises(RuntimeError, match=r"(?s)churn oracle worker .* a job failed.*Traceback"):
         oracle.submit(job).result(timeout=60)
+    oracle.shutdown()
+
+
+def test_a_stuck_worker_is_killed_and_fails_the_run_saying_so(tmp_path: Path) -> None:
+    from tests.support.stuck_job import StuckJob
+
+    sim = Simulation(CFG, tmp_path)
+    rows = np.arange(50)
+    sim.world.init_rows(sim.state, rows, np.random.default_rng(0))
+    job = oracle_job(sim.state, rows, 0, 30, 4, np.random.default_rng(1))
+    oracle = OracleProcess(sim.world, stall_seconds=2)
+    prob, _ = oracle.submit(job).result(timeout=60)  # an answer in time: no kill
+    assert prob.shape == (50,)
+    stuck = oracle.submit(StuckJob())  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match=r"churn oracle worker .* killed after 2 s without an answer"):
+        stuck.result(timeout=60)
+    with pytest.raises(RuntimeError, match="stuck job"):
+        oracle.submit(job)
     oracle.shutdown()

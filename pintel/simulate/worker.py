@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from concurrent.futures import Future
 from pathlib import Path
@@ -33,6 +34,9 @@ from pintel.simulate.oracle import OracleJob
 
 _LENGTH = struct.Struct("<Q")
 WORKER = "churn oracle worker (python -m pintel.simulate.worker)"
+#: How long the worker may go without answering while jobs wait before it is taken for stuck and killed. A job is
+#: one snapshot's Monte Carlo paths, ~0.5 CPU s at 50 000 users; a thousand times that is a hang, not a busy box.
+STALL_SECONDS = 600.0
 
 
 def _write_frame(sink: IO[bytes], payload: object) -> None:
@@ -57,10 +61,12 @@ class OracleProcess:
 
     A sender thread writes the jobs (so a full pipe never stalls the simulation) and a reader thread resolves
     the futures. If the worker dies, every pending future fails, and every later ``submit`` raises, with an error
-    naming the worker, its exit code and the end of its stderr, so the simulation fails instead of waiting.
+    naming the worker, its exit code and the end of its stderr, so the simulation fails instead of waiting. A
+    watchdog kills a worker that has answered nothing for ``stall_seconds`` while jobs wait (a stuck job), which
+    fails them the same way, saying so.
     """
 
-    def __init__(self, world: World):
+    def __init__(self, world: World, stall_seconds: float = STALL_SECONDS):
         root = str(Path(__file__).resolve().parents[2])  # this package's tree, whatever is installed
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- lives as long as the worker; closed by shutdown
@@ -77,12 +83,18 @@ class OracleProcess:
         self._futures: dict[int, Future] = {}
         self._lock = threading.Lock()
         self._error: RuntimeError | None = None
+        self._stall_seconds = stall_seconds
+        self._progress_at = time.monotonic()  # the last answer, or the submit that started a wait
+        self._stalled = False
+        self._ended = threading.Event()
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._outbox.put(world)
         self._sender = threading.Thread(target=self._send, name="oracle-sender", daemon=True)
         self._reader = threading.Thread(target=self._read, name="oracle-reader", daemon=True)
+        self._watchdog = threading.Thread(target=self._watch, name="oracle-watchdog", daemon=True)
         self._sender.start()
         self._reader.start()
+        self._watchdog.start()
 
     @property
     def pid(self) -> int:
@@ -95,6 +107,8 @@ class OracleProcess:
             if self._error is not None:
                 raise self._error
             key = next(self._keys)
+            if not self._futures:
+                self._progress_at = time.monotonic()
             self._futures[key] = future
         self._outbox.put((key, job))
         return future
@@ -106,6 +120,7 @@ class OracleProcess:
         self._outbox.put(None)
         self._reader.join()
         self._sender.join()
+        self._watchdog.join()
         self._stderr.close()
 
     def _send(self) -> None:
@@ -126,19 +141,36 @@ class OracleProcess:
                 key, ok, payload = frame  # type: ignore[misc]
                 with self._lock:
                     future = self._futures.pop(key)
+                    self._progress_at = time.monotonic()
                 if ok:
                     future.set_result(payload)
                 else:
                     future.set_exception(RuntimeError(f"{WORKER}, pid {self.pid}: a job failed\n{payload}"))
         finally:
             code = self._proc.wait()
+            self._ended.set()
             self._stderr.seek(0)
             tail = self._stderr.read()[-2000:].decode(errors="replace")
+            how = (
+                f"killed after {self._stall_seconds:g} s without an answer while jobs waited (a stuck job)"
+                if self._stalled
+                else f"exited with code {code}"
+            )
             with self._lock:
-                self._error = RuntimeError(f"{WORKER}, pid {self.pid}, exited with code {code}\n{tail}")
+                self._error = RuntimeError(f"{WORKER}, pid {self.pid}, {how}\n{tail}")
                 pending, self._futures = list(self._futures.values()), {}
             for future in pending:
                 future.set_exception(self._error)
+
+    def _watch(self) -> None:
+        """Kill the worker once jobs have waited ``stall_seconds`` with no answer; the reader then fails them."""
+        while not self._ended.wait(min(1.0, self._stall_seconds / 4)):
+            with self._lock:
+                stuck = bool(self._futures) and time.monotonic() - self._progress_at > self._stall_seconds
+            if stuck:
+                self._stalled = True
+                self._proc.kill()
+                return
 
 
 def main() -> None:
