@@ -5,7 +5,8 @@
     for re-identified users, whose values it compares with these to find the snapshots a late identify restated.
     The plan is the one in force just before the snapshot date (activity strictly before it); tenure counts
     from dim_users.signup_date (a signup event, else the earliest identify created_at trait); seats are the
-    latest identify's (1 when unknown).
+    count in force just before the snapshot date, by the same rule as the plan (1 when none reported yet): the
+    latest count would leak what happened after the snapshot into the features the churn model learns from.
 -#}
 {% macro snapshot_identity(rows) -%}
     select
@@ -13,7 +14,7 @@
         {{ rows }}.snapshot_date,
         coalesce(plans.plan, 'unknown') as plan,
         cast({{ days_between('users.signup_date', rows ~ '.snapshot_date') }} as integer) as tenure_days,
-        coalesce(users.seats, 1) as seats
+        coalesce(seat_counts.seats, 1) as seats
     from {{ rows }}
     inner join {{ ref('dim_users') }} as users
         on {{ rows }}.user_id = users.user_id
@@ -22,4 +23,9 @@
             {{ rows }}.user_id = plans.user_id
             and {{ rows }}.snapshot_date > plans.valid_from
             and {{ rows }}.snapshot_date <= {{ period_end('plans.valid_to') }}
+    left join {{ ref('int_user_seats_versioned') }} as seat_counts
+        on
+            {{ rows }}.user_id = seat_counts.user_id
+            and {{ rows }}.snapshot_date > seat_counts.valid_from
+            and {{ rows }}.snapshot_date <= {{ period_end('seat_counts.valid_to') }}
 {%- endmacro %}
