@@ -11,8 +11,9 @@
 -- One row per eligible user per weekly snapshot (dim_dates.is_churn_snapshot), with features computed ONLY from
 -- activity before the snapshot date. Eligible = active in the var('churn_inactivity_days') days before the snapshot
 -- and not cancelled before it (the population the churn label is defined on). Incremental runs recompute snapshots
--- after the earliest day touched by newly loaded events, so late events correct features point-in-time, and the
--- snapshots holding a row whose plan, tenure or seats the identify history no longer gives (a late identify).
+-- after the earliest day touched by newly loaded events, so late events correct features point-in-time, the
+-- snapshots holding a row whose plan, tenure or seats the identify history no longer gives (a late identify), and
+-- build every snapshot newer than the newest stored.
 with
 
 {% if is_incremental() %}
@@ -94,6 +95,9 @@ snapshots as (
             dates.date_day > (select recompute_after.first_affected_date from recompute_after)
             {% if is_incremental() %}
                 or dates.date_day in (select restated_snapshots.snapshot_date from restated_snapshots)
+                -- a snapshot date the table has not reached yet: the load that first brings it may hold no event
+                -- dated before it (a feed with no late events), and its features are due all the same
+                or dates.date_day > (select max(existing.snapshot_date) as last_built from {{ this }} as existing)
             {% endif %}
         )
 
