@@ -1,7 +1,8 @@
 {#-
     An as-of left join, as a select: every row of `left` with `right_columns` of the `right` row that has the same
     `keys` and the latest `right_time` at or before `left_time` (nulls when there is none). `right` must be unique
-    per keys x right_time; a right row at the same instant as a left row counts (at or before).
+    per keys x right_time, and `keys` must be among `left_columns`; a right row at the same instant as a left row
+    counts (at or before).
 
     DuckDB has a native ASOF join: it sorts each side once and merges them, with no window over the left side's
     whole payload (fct_flag_user_hourly alone at 10M: a fifth less CPU, 0.5 GiB less memory, rows identical).
