@@ -14,33 +14,4 @@ seat_counts as (
 
 ),
 
-changes as (
-
-    select
-        user_id,
-        identified_at,
-        seats,
-        lag(seats) over (partition by user_id order by identified_at) as previous_seats
-    from seat_counts
-
-),
-
-periods as (
-
-    select
-        user_id,
-        seats,
-        identified_at as valid_from,
-        lead(identified_at) over (partition by user_id order by identified_at) as valid_to
-    from changes
-    where previous_seats is null or previous_seats != seats
-
-)
-
-select
-    user_id,
-    seats,
-    valid_from,
-    valid_to,
-    valid_to is null as is_current
-from periods
+{{ identify_trait_periods('seat_counts', 'seats') }}
