@@ -22,7 +22,6 @@ def test_every_public_name_is_the_object_its_module_defines_after_every_submodul
         value = getattr(pintel.churn, name)
         assert not isinstance(value, types.ModuleType), name
     assert pintel.churn.score.__module__ == "pintel.churn.scoring"
-    assert set(pintel.churn.__all__) <= set(dir(pintel.churn))
 
 
 def test_an_unknown_name_is_an_attribute_error_naming_it() -> None:
@@ -37,9 +36,11 @@ def test_an_unknown_name_is_an_attribute_error_naming_it() -> None:
 def test_the_http_server_starts_without_scikit_learn() -> None:
     """``pintel serve`` reads the served churn table (pintel.churn.served) and never trains or scores a model."""
     probe = (
-        "import sys, pintel.serve.app; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'dbt', 'dagster', 'slack_sdk'}))"
+        "import sys, pintel.serve.app, pintel.churn; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'dbt', 'dagster', 'slack_sdk'}), "
+        "'train_models' in dir(pintel.churn))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]", done.stdout
+    # the names not loaded yet are still listed (tab completion, help()), without loading them
+    assert done.stdout.strip() == "[] True", done.stdout
