@@ -17,9 +17,9 @@
 -- decision hour.
 -- Incremental runs rewrite, per flag x user, the event hours from the earliest newly loaded event on (a late
 -- exposure changes the variant of every later event; a late event counts in its own hour only); the variant in
--- force at the first rewritten hour comes from the pair's exposures before it. A pair with no exposure loaded before (a
--- newly eligible user) and every pair of a flag first evaluated earlier than the table knew (its pre-period
--- start moved) are rewritten from the start of the pre-period.
+-- force at the first rewritten hour comes from the pair's exposures before it. A pair with no exposure loaded
+-- before (a newly eligible user) and every pair of a flag first evaluated earlier than the table knew (its
+-- pre-period start moved) are rewritten from the start of the pre-period.
 with
 
 exposures as (
